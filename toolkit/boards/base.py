@@ -1,0 +1,86 @@
+"""What a board variant declares: memory, clock, and the latency and current models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OpWork:
+    """The work one operator does, in the terms the cost model needs."""
+
+    kind: str  # TFLite builtin name, e.g. "CONV_2D"
+    macs: int = 0
+    output_elements: int = 0
+    input_elements: int = 0
+    weight_bytes: int = 0
+    input_channels: int = 0
+    kernel_elements: int = 1  # kernel height x width
+
+
+@dataclass(frozen=True)
+class KernelCost:
+    """Cycles per unit of work for one op kind: plain C kernels and ESP-NN kernels.
+
+    ``unit`` says what is counted: "mac" (multiply-accumulates) or "element" (output elements
+    times kernel size for pooling, output elements otherwise).
+    """
+
+    unit: str
+    ansi_c: float
+    esp_nn: float
+    simd: bool  # the ESP-NN kernel runs the 128-bit vector unit (draws more current)
+
+
+@dataclass(frozen=True)
+class OpEstimate:
+    kind: str
+    cycles: int
+    microseconds: float
+    current_ma: float
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board variant. Subclasses fill in the figures; methods turn work into time and current."""
+
+    name: str
+    chip: str
+    cpu_mhz: int
+    flash_bytes: int
+    sram_bytes: int
+    psram_bytes: int
+    arena_bytes: int  # tensor arena the firmware allocates
+    heap_after_boot_bytes: int  # internal heap left once firmware and arena are up
+    supply_volts: float
+    op_overhead_cycles: int
+    flash_cycles_per_weight_byte: float
+    kernel_costs: dict[str, KernelCost] = field(default_factory=dict)
+    default_cost: KernelCost = KernelCost("element", 12.0, 12.0, False)
+    idle_current_ma: float = 0.0
+    busy_current_ma: float = 0.0
+    simd_current_ma: float = 0.0
+    flash_access_extra_ma: float = 0.0
+
+    def kernel_cost(self, work: OpWork) -> KernelCost:
+        return self.kernel_costs.get(work.kind, self.default_cost)
+
+    def op_cycles(self, work: OpWork, esp_nn: bool = True) -> int:
+        cost = self.kernel_cost(work)
+        units = work.macs if cost.unit == "mac" else work.output_elements * max(1, work.kernel_elements)
+        per_unit = self.cycles_per_unit(work, cost, esp_nn)
+        weight_fetch = work.weight_bytes * self.flash_cycles_per_weight_byte
+        return int(round(self.op_overhead_cycles + units * per_unit + weight_fetch))
+
+    def cycles_per_unit(self, work: OpWork, cost: KernelCost, esp_nn: bool) -> float:
+        """Hook for channel-dependent efficiency; the base uses the table as it is."""
+        return cost.esp_nn if esp_nn else cost.ansi_c
+
+    def op_current_ma(self, work: OpWork, esp_nn: bool = True) -> float:
+        cost = self.kernel_cost(work)
+        core = self.simd_current_ma if (esp_nn and cost.simd) else self.busy_current_ma
+        return core + (self.flash_access_extra_ma if work.weight_bytes else 0.0)
+
+    def estimate(self, work: OpWork, esp_nn: bool = True) -> OpEstimate:
+        cycles = self.op_cycles(work, esp_nn)
+        return OpEstimate(work.kind, cycles, cycles / self.cpu_mhz, self.op_current_ma(work, esp_nn))

@@ -1,0 +1,168 @@
+"""The bench runner: make sure the board runs the model, stream inputs, collect and check outputs."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolkit.boards import get_board
+from toolkit.errors import ToolkitError
+from toolkit.harness.inputs import to_tensor
+from toolkit.harness.session import Session
+from toolkit.harness.store import ResultsStore
+from toolkit.model import model_work
+from toolkit.model.reader import TFLiteModel
+from toolkit.model.tflm import HostInterpreter
+
+log = logging.getLogger(__name__)
+
+REFERENCE_ARENA_BYTES = 16 * 1024 * 1024
+Progress = Callable[[str, int, int], None]
+
+
+class BenchInterrupted(ToolkitError):
+    """A run stopped part-way; what was measured is in the store."""
+
+    def __init__(self, cause: ToolkitError, done: int, total: int, store: ResultsStore, run_id: int) -> None:
+        super().__init__(f"{cause.message} after {done} of {total} inferences",
+                         f"the {done} results so far are kept in {store.path} (run {run_id})")
+        self.exit_code = cause.exit_code
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    n: int
+    warmup: int = 0
+    labels: list[int] | None = None  # per sample, to report accuracy
+
+
+def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None = None) -> bool:
+    """Upload ``model`` unless the board already runs it; return whether it was uploaded."""
+    info = session.hello()
+    if info.model_ready and info.model_sha256.hex() == model.sha256:
+        return False
+    if not info.accepts_upload:
+        raise ToolkitError(f"the board runs model {info.model_sha256.hex()[:12]}, not {model.sha256[:12]}, "
+                           "and its firmware takes no uploads", "flash the model first: espml flash --port URL MODEL")
+    session.upload_model(model.data, (lambda done, total: progress("upload", done, total)) if progress else None)
+    info = session.hello()
+    if info.model_sha256.hex() != model.sha256:
+        raise ToolkitError("the upload finished but the board does not run the new model",
+                           "check the board's log output; its firmware may reject the model")
+    return True
+
+
+def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], plan: BenchPlan,
+              store: ResultsStore, port_label: str, progress: Progress | None = None) -> dict:
+    """Run ``plan.n`` inferences (cycling through ``samples``) after ``plan.warmup`` and summarise them."""
+    if plan.n < 1 or not samples:
+        raise ToolkitError("nothing to run: need --n of at least 1 and one input or more", "check --n and --inputs")
+    uploaded = ensure_model(session, model, progress)
+    info = session.info_cache
+    tensors = [to_tensor(s, model.inputs[0]) for s in samples]
+    reference = HostInterpreter(model.data, REFERENCE_ARENA_BYTES)
+    out_tensor = model.outputs[0]
+    run_id = store.start_run(port_label, info.board, f"{info.firmware_name} {info.firmware_version}",
+                             model.sha256, info.simulated)
+    rows: list[dict] = []
+    try:
+        for i in range(plan.warmup):
+            _infer(session, model, tensors[i % len(tensors)])
+            if progress:
+                progress("warm-up", i + 1, plan.warmup)
+        for i in range(plan.n):
+            sample = i % len(tensors)
+            result, outputs, metrics = _infer(session, model, tensors[sample])
+            expected = reference.run([tensors[sample]], len(model.outputs))
+            matches = all(np.array_equal(o, e) for o, e in zip(outputs, expected))
+            row = {
+                "idx": i, "sample": sample, "latency_us": result.latency_us, "cycles": result.cycles,
+                "arena_used_bytes": metrics.arena_used_bytes, "heap_free_bytes": metrics.heap_free_bytes,
+                "heap_free_min_bytes": metrics.heap_free_min_bytes,
+                "current_mean_ma": _finite(metrics.current_mean_ma), "current_peak_ma": _finite(metrics.current_peak_ma),
+                "output_matches": int(matches), "predicted": int(np.argmax(outputs[0])) if out_tensor.elements > 1 else None,
+                "label": plan.labels[sample] if plan.labels else None,
+                "host_predicted": int(np.argmax(expected[0])) if out_tensor.elements > 1 else None,
+                "bus_voltage_v": _finite(metrics.bus_voltage_v),
+                "stack_high_water_bytes": metrics.stack_high_water_bytes,
+            }
+            store.add_inference(run_id, {k: row[k] for k in _STORED})
+            rows.append(row)
+            if progress:
+                progress("bench", i + 1, plan.n)
+    except ToolkitError as exc:
+        store.finish_run(run_id, "interrupted", summarize(rows, info, model, uploaded, run_id, store) if rows else None)
+        raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
+    summary = summarize(rows, info, model, uploaded, run_id, store)
+    store.finish_run(run_id, "done", summary)
+    return summary
+
+
+_STORED = ("idx", "sample", "latency_us", "cycles", "arena_used_bytes", "heap_free_bytes", "heap_free_min_bytes",
+           "current_mean_ma", "current_peak_ma", "output_matches", "predicted", "label")
+
+
+def invoke_timeout(session: Session, model: TFLiteModel) -> float:
+    """The session's time-out plus three times the estimated inference time on the board."""
+    try:
+        board = get_board(session.info_cache.board)
+    except ToolkitError:
+        return session.timeout + 10.0
+    cycles = sum(board.op_cycles(work, esp_nn=False) for work in model_work(model))
+    return session.timeout + 3 * cycles / (board.cpu_mhz * 1e6)
+
+
+def _infer(session: Session, model: TFLiteModel, tensor: np.ndarray):
+    session.set_input(0, tensor.tobytes())
+    result = session.invoke(timeout=invoke_timeout(session, model))
+    outputs = [np.frombuffer(session.get_output(i), dtype=t.numpy_dtype).reshape(t.shape)
+               for i, t in enumerate(model.outputs)]
+    return result, outputs, session.metrics()
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def summarize(rows: list[dict], info, model: TFLiteModel, uploaded: bool, run_id: int, store: ResultsStore) -> dict:
+    latencies = np.array([r["latency_us"] for r in rows], dtype=np.float64)
+    means = [r["current_mean_ma"] for r in rows if r["current_mean_ma"] is not None]
+    peaks = [r["current_peak_ma"] for r in rows if r["current_peak_ma"] is not None]
+    volts = next((r["bus_voltage_v"] for r in rows if r["bus_voltage_v"]), None)
+    current = {"mean": float(np.mean(means)), "peak": float(np.max(peaks))} if means else None
+    energy = None
+    if means and volts:
+        # mA x V = mW; mW x us = nJ; / 1000 = uJ. Per inference, from each inference's own figures.
+        energy = float(np.mean([r["current_mean_ma"] * volts * r["latency_us"] / 1000 for r in rows
+                                if r["current_mean_ma"] is not None]))
+    labelled = [r for r in rows if r["label"] is not None and r["predicted"] is not None]
+    summary = {
+        "n": len(rows),
+        "latency_us": {
+            "median": float(np.median(latencies)), "p90": float(np.percentile(latencies, 90)),
+            "min": float(latencies.min()), "max": float(latencies.max()),
+        },
+        "cycles_median": float(np.median([r["cycles"] for r in rows])),
+        "arena_used_bytes": int(max(r["arena_used_bytes"] for r in rows)),
+        "heap_free_min_bytes": int(min(r["heap_free_min_bytes"] for r in rows)),
+        "stack_high_water_bytes": int(min(r["stack_high_water_bytes"] for r in rows)),
+        "current_ma": current,
+        "energy_uj_per_inference": energy,
+        "outputs_match_reference": all(r["output_matches"] for r in rows),
+        "mismatches": sum(1 for r in rows if not r["output_matches"]),
+        "simulated": bool(info.simulated),
+        "board": info.board,
+        "firmware": f"{info.firmware_name} {info.firmware_version}",
+        "model_sha256": model.sha256,
+        "model_uploaded": uploaded,
+        "run_id": run_id,
+        "results_store": str(store.path),
+    }
+    if labelled:
+        summary["accuracy"] = sum(r["predicted"] == r["label"] for r in labelled) / len(labelled)
+        summary["host_accuracy"] = sum(r["host_predicted"] == r["label"] for r in labelled) / len(labelled)
+    return summary

@@ -1,0 +1,206 @@
+"""A protocol session with a board over any pyserial URL: requests, retries, time-outs, uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+
+from toolkit.errors import DeviceError, DeviceTimeout, ProtocolError
+from toolkit.ports import open_port
+from toolkit.protocol import (
+    PROTOCOL_VERSION,
+    ErrorPayload,
+    Frame,
+    FrameDecoder,
+    Garbage,
+    Info,
+    InvokeResult,
+    LogRecord,
+    Metrics,
+    ModelBegin,
+    ModelData,
+    MsgType,
+    OutputRequest,
+    SlotAnswer,
+    TensorChunk,
+    encode_frame,
+)
+
+log = logging.getLogger(__name__)
+device_log = logging.getLogger("toolkit.device")
+
+BOOT_MARKERS = (b"ESP-ROM:", b"rst:0x")
+Progress = Callable[[int, int], None]
+
+
+class DeviceReset(DeviceTimeout):
+    """The board printed boot text in the middle of a request: it reset."""
+
+
+class Session:
+    """One conversation with one board. Use as a context manager or call ``close()``."""
+
+    def __init__(self, port, timeout: float = 2.0, retries: int = 2) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.retries = retries
+        self.decoder = FrameDecoder()
+        self.info_cache: Info | None = None
+        self.boot_text = bytearray()
+        self._seq = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    @classmethod
+    def open(cls, url: str, baudrate: int = 921600, timeout: float = 2.0, retries: int = 2) -> Session:
+        return cls(open_port(url, baudrate=baudrate, timeout=0.05), timeout, retries)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.port.close()
+
+    # --- transport ----------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFF
+        return self._seq
+
+    def _send(self, frame: Frame) -> None:
+        wire = encode_frame(frame)
+        self.port.write(wire)
+        self.bytes_sent += len(wire)
+
+    def _read_events(self) -> list:
+        # The port's read timeout stays as opened (short): changing it costs a renegotiation on RFC 2217.
+        data = self.port.read(max(1, self.port.in_waiting))
+        self.bytes_received += len(data)
+        return self.decoder.feed(data) if data else []
+
+    def _await(self, seq: int, timeout: float, watch_reset: bool) -> Frame | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self._read_events():
+                if isinstance(event, Garbage):
+                    self._on_text(event.data, watch_reset)
+                elif event.type == MsgType.LOG:
+                    record = LogRecord.unpack(event.payload)
+                    device_log.log(_LEVELS.get(record.level, logging.INFO), "%s", record.text)
+                elif event.is_response and event.seq == seq:
+                    return event
+                else:
+                    log.debug("ignored frame type 0x%02x seq %d", event.type, event.seq)
+        return None
+
+    def _on_text(self, data: bytes, watch_reset: bool) -> None:
+        self.boot_text += data
+        for line in data.decode(errors="replace").splitlines():
+            if line.strip():
+                device_log.info("%s", line.strip())
+        if watch_reset and any(marker in data for marker in BOOT_MARKERS):
+            raise DeviceReset("the board reset in the middle of a request",
+                              "check its power supply and USB cable; results so far are kept")
+
+    def request(self, msg_type: MsgType, payload: bytes = b"", timeout: float | None = None,
+                retries: int | None = None, watch_reset: bool = True) -> bytes:
+        """Send a request and return the payload of its answer; raise on ERROR or silence."""
+        timeout = self.timeout if timeout is None else timeout
+        attempts = 1 + (self.retries if retries is None else retries)
+        seq = self._next_seq()
+        for attempt in range(attempts):
+            self._send(Frame(msg_type, seq, payload))
+            answer = self._await(seq, timeout, watch_reset)
+            if answer is None:
+                log.debug("no answer to %s (attempt %d of %d)", msg_type.name, attempt + 1, attempts)
+                continue
+            if answer.type == MsgType.ERROR:
+                error = ErrorPayload.unpack(answer.payload)
+                raise DeviceError(error.code, error.name, error.message, _ERROR_HINTS.get(error.name, ""))
+            if answer.type != msg_type:
+                raise ProtocolError(f"asked {msg_type.name}, the device answered type 0x{answer.type:02x}",
+                                    "update the firmware or the toolkit so both speak the same protocol")
+            return answer.payload
+        raise DeviceTimeout(f"the device did not answer {msg_type.name} within {timeout:g} s "
+                            f"({attempts} attempts)",
+                            "check that the board runs espml firmware and the port is right")
+
+    # --- messages -----------------------------------------------------------------------------
+    def hello(self, attempts: int = 5) -> Info:
+        """Handshake: tolerate boot text, retry while the board starts, check the version."""
+        payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=attempts - 1, watch_reset=False)
+        info = Info.unpack(payload)
+        if info.protocol_version != PROTOCOL_VERSION:
+            raise ProtocolError(f"the firmware speaks protocol version {info.protocol_version}, "
+                                f"this toolkit speaks {PROTOCOL_VERSION}",
+                                "flash matching firmware with 'espml flash --firmware ...'")
+        self.info_cache = info
+        return info
+
+    def info(self) -> Info:
+        self.info_cache = Info.unpack(self.request(MsgType.INFO))
+        return self.info_cache
+
+    @property
+    def max_payload(self) -> int:
+        if self.info_cache is None:
+            self.hello()
+        return self.info_cache.max_payload
+
+    def set_input(self, index: int, data: bytes) -> None:
+        step = self.max_payload - TensorChunk.HEADER_SIZE
+        for offset in range(0, max(1, len(data)), step):
+            chunk = TensorChunk(index, offset, len(data), data[offset:offset + step])
+            self.request(MsgType.SET_INPUT, chunk.pack())
+
+    def invoke(self, timeout: float | None = None) -> InvokeResult:
+        return InvokeResult.unpack(self.request(MsgType.INVOKE, timeout=timeout, retries=0))
+
+    def get_output(self, index: int) -> bytes:
+        step = self.max_payload - TensorChunk.HEADER_SIZE
+        data = bytearray()
+        total = None
+        while total is None or len(data) < total:
+            answer = TensorChunk.unpack(self.request(MsgType.GET_OUTPUT, OutputRequest(index, len(data), step).pack()))
+            total = answer.total
+            if not answer.data and len(data) < total:
+                raise ProtocolError(f"output {index} stopped at {len(data)} of {total} bytes",
+                                    "the firmware's GET_OUTPUT answer is wrong; report it")
+            data += answer.data
+        return bytes(data)
+
+    def metrics(self) -> Metrics:
+        return Metrics.unpack(self.request(MsgType.METRICS))
+
+    def reset(self) -> None:
+        self.request(MsgType.RESET, watch_reset=False)
+        self.info_cache = None
+
+    def upload_model(self, model: bytes, progress: Progress | None = None) -> int:
+        """Write ``model`` into the inactive slot; it becomes active only once its SHA-256 checks."""
+        digest = hashlib.sha256(model).digest()
+        slot = SlotAnswer.unpack(self.request(MsgType.MODEL_BEGIN, ModelBegin(len(model), digest).pack())).slot
+        step = self.max_payload - ModelData.HEADER_SIZE
+        for offset in range(0, len(model), step):
+            self.request(MsgType.MODEL_DATA, ModelData(offset, model[offset:offset + step]).pack())
+            if progress:
+                progress(min(offset + step, len(model)), len(model))
+        active = SlotAnswer.unpack(self.request(MsgType.MODEL_END, timeout=max(self.timeout, 10.0))).slot
+        self.info_cache = None
+        return active
+
+
+_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+_ERROR_HINTS = {
+    "NO_MODEL": "flash or upload a model first: espml flash --port URL MODEL.tflite",
+    "ARENA_TOO_SMALL": "the model needs more RAM than the firmware's arena; check with 'espml inspect'",
+    "UNSUPPORTED_OP": "the firmware lacks an op this model uses; check with 'espml inspect'",
+    "MODEL_TOO_LARGE": "the model is larger than its flash slot; optimise it or repartition",
+    "MODEL_INVALID": "the model was corrupted in transfer or cannot be parsed; try again",
+    "BAD_TENSOR": "the input does not match the model's input tensor",
+    "UNSUPPORTED_VERSION": "update the firmware or the toolkit so both speak the same protocol",
+}

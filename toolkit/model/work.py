@@ -1,0 +1,44 @@
+"""Per-operator work (MACs, elements, weight bytes) of a parsed model, for cost models and reports."""
+
+from __future__ import annotations
+
+import math
+
+from toolkit.boards import OpWork
+from toolkit.model.reader import OpInfo, TFLiteModel
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def op_work(model: TFLiteModel, op: OpInfo) -> OpWork:
+    tensors = model.tensors
+    ins = [tensors[i] for i in op.inputs if i >= 0]
+    outs = [tensors[i] for i in op.outputs if i >= 0]
+    out_elems = sum(t.elements for t in outs)
+    in_elems = sum(t.elements for t in ins if not t.is_constant)
+    weight_bytes = sum(t.buffer_bytes for t in ins if t.is_constant)
+    macs, in_channels, kernel = 0, 0, 1
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(ins) >= 2 and outs:
+        filt = ins[1].shape  # CONV: [Cout, kh, kw, Cin]; DEPTHWISE: [1, kh, kw, Cout]
+        kernel = filt[1] * filt[2]
+        in_channels = ins[0].shape[-1] if ins[0].shape else 0
+        per_output = kernel * (filt[3] if op.kind == "CONV_2D" else 1)
+        macs = out_elems * per_output
+    elif op.kind == "FULLY_CONNECTED" and len(ins) >= 2:
+        units, depth = ins[1].shape[0], ins[1].shape[-1]
+        batches = max(1, ins[0].elements // max(1, depth))
+        macs = batches * units * depth
+        in_channels = depth
+    elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
+        kernel = int(op.options.get("filterHeight", 1)) * int(op.options.get("filterWidth", 1))
+    return OpWork(op.kind, macs, out_elems, in_elems, weight_bytes, in_channels, kernel)
+
+
+def model_work(model: TFLiteModel) -> list[OpWork]:
+    return [op_work(model, op) for op in model.ops]
+
+
+def total_macs(model: TFLiteModel) -> int:
+    return sum(w.macs for w in model_work(model))

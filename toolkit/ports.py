@@ -1,0 +1,45 @@
+"""Opening ports by pyserial URL, with the toolkit's own URL schemes registered."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import serial
+
+from toolkit.errors import PortError
+
+HANDLER_PACKAGE = "toolkit.virtual"
+
+
+def register_url_handlers() -> None:
+    """Let ``serial.serial_for_url`` resolve ``vdev://`` (pyserial imports the handler lazily)."""
+    if HANDLER_PACKAGE not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append(HANDLER_PACKAGE)
+
+
+def open_port(url: str, baudrate: int = 921600, timeout: float = 0.1) -> serial.SerialBase:
+    """Open ``url``; turn pyserial's failures into a PortError that says what to do."""
+    register_url_handlers()
+    try:
+        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, exclusive=True)
+    except ValueError as exc:
+        raise PortError(f"cannot open {url}: {exc}", "check the port URL") from None
+    except serial.SerialException as exc:
+        raise _explain(url, exc) from None
+
+
+def _explain(url: str, exc: serial.SerialException) -> PortError:
+    code = exc.errno if isinstance(exc.errno, int) else None
+    text = str(exc)
+    if code == errno.ENOENT or "No such file" in text or "could not open port" in text and "[Errno 2]" in text:
+        return PortError(f"no such port: {url}", "plug the board in and list ports with 'python -m serial.tools.list_ports'")
+    if code == errno.EACCES or "Permission denied" in text:
+        group = "dialout" if os.path.exists("/etc/debian_version") else "uucp"
+        return PortError(f"permission denied on {url}", f"add yourself to the '{group}' group and log in again")
+    if code in (errno.EBUSY, errno.EAGAIN) or "busy" in text.lower() or "lock" in text.lower():
+        return PortError(f"port {url} is busy", "close the other program using it (a serial monitor?)")
+    if "unsupported" in text.lower() or "invalid URL" in text:
+        return PortError(f"cannot open {url}: {text}",
+                         "use a device path, rfc2217://host:port, socket://host:port or vdev://esp32s3")
+    return PortError(f"cannot open {url}: {text}", "check the port URL and that the board is connected")

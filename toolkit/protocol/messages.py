@@ -1,0 +1,291 @@
+"""Message types and their payloads. Every multi-byte field is little-endian."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from toolkit.errors import ProtocolError
+
+
+class MsgType(IntEnum):
+    HELLO = 0x01
+    INFO = 0x02
+    SET_INPUT = 0x10
+    INVOKE = 0x11
+    GET_OUTPUT = 0x12
+    METRICS = 0x13
+    RESET = 0x14
+    MODEL_BEGIN = 0x20
+    MODEL_DATA = 0x21
+    MODEL_END = 0x22
+    LOG = 0x30
+    ERROR = 0x3F
+
+
+class ErrorCode(IntEnum):
+    UNKNOWN_TYPE = 1
+    BAD_PAYLOAD = 2
+    UNSUPPORTED_VERSION = 3
+    NO_MODEL = 4
+    MODEL_INVALID = 5
+    MODEL_TOO_LARGE = 6
+    ARENA_TOO_SMALL = 7
+    UNSUPPORTED_OP = 8
+    BAD_TENSOR = 9
+    INVOKE_FAILED = 10
+    UPLOAD_STATE = 11
+    FLASH_WRITE = 12
+
+
+class InfoFlag(IntEnum):
+    SIMULATED = 0x01
+    ACCEPTS_UPLOAD = 0x02
+    CURRENT_SENSOR = 0x04
+    MODEL_READY = 0x08
+
+
+NO_SLOT = 0xFF
+
+
+def _str8(text: str) -> bytes:
+    raw = text.encode()[:255]
+    return bytes([len(raw)]) + raw
+
+
+class _Reader:
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data, self.pos, self.what = data, 0, what
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.data):
+            raise ProtocolError(f"{self.what} payload is {len(self.data)} bytes, too short",
+                                "check that host and firmware speak the same protocol version")
+        values = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += size
+        return values
+
+    def str8(self) -> str:
+        (length,) = self.take("<B")
+        (raw,) = self.take(f"<{length}s")
+        return raw.decode(errors="replace")
+
+    def rest(self) -> bytes:
+        data = self.data[self.pos:]
+        self.pos = len(self.data)
+        return data
+
+
+@dataclass(frozen=True)
+class Info:
+    """The device's answer to HELLO and INFO."""
+
+    protocol_version: int
+    flags: int
+    cpu_mhz: int
+    max_payload: int  # largest frame payload the device accepts
+    model_slot: int
+    model_size: int
+    model_sha256: bytes
+    arena_size: int
+    heap_free_internal: int
+    heap_free_psram: int
+    firmware_name: str
+    firmware_version: str
+    board: str
+    ops: tuple[str, ...] = field(default_factory=tuple)
+
+    _FIXED = "<BBHHBI32sIII"
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.flags & InfoFlag.SIMULATED)
+
+    @property
+    def accepts_upload(self) -> bool:
+        return bool(self.flags & InfoFlag.ACCEPTS_UPLOAD)
+
+    @property
+    def has_current_sensor(self) -> bool:
+        return bool(self.flags & InfoFlag.CURRENT_SENSOR)
+
+    @property
+    def model_ready(self) -> bool:
+        return bool(self.flags & InfoFlag.MODEL_READY)
+
+    def pack(self) -> bytes:
+        head = struct.pack(self._FIXED, self.protocol_version, self.flags, self.cpu_mhz, self.max_payload,
+                           self.model_slot, self.model_size, self.model_sha256, self.arena_size,
+                           self.heap_free_internal, self.heap_free_psram)
+        names = _str8(self.firmware_name) + _str8(self.firmware_version) + _str8(self.board)
+        return head + names + bytes([len(self.ops)]) + b"".join(_str8(op) for op in self.ops)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Info:
+        r = _Reader(data, "INFO")
+        fixed = r.take(cls._FIXED)
+        name, version, board = r.str8(), r.str8(), r.str8()
+        (count,) = r.take("<B")
+        ops = tuple(r.str8() for _ in range(count))
+        return cls(*fixed, name, version, board, ops)
+
+
+@dataclass(frozen=True)
+class TensorChunk:
+    """A slice of an input (SET_INPUT) or output (GET_OUTPUT answer) tensor."""
+
+    index: int
+    offset: int
+    total: int
+    data: bytes = b""
+
+    _FIXED = "<BII"
+    HEADER_SIZE = struct.calcsize(_FIXED)
+
+    def pack(self) -> bytes:
+        return struct.pack(self._FIXED, self.index, self.offset, self.total) + self.data
+
+    @classmethod
+    def unpack(cls, data: bytes) -> TensorChunk:
+        r = _Reader(data, "tensor chunk")
+        return cls(*r.take(cls._FIXED), r.rest())
+
+
+@dataclass(frozen=True)
+class OutputRequest:
+    index: int
+    offset: int
+    length: int
+
+    _FIXED = "<BIH"
+
+    def pack(self) -> bytes:
+        return struct.pack(self._FIXED, self.index, self.offset, self.length)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> OutputRequest:
+        return cls(*_Reader(data, "GET_OUTPUT").take(cls._FIXED))
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    latency_us: int
+    cycles: int
+
+    _FIXED = "<IQ"
+
+    def pack(self) -> bytes:
+        return struct.pack(self._FIXED, self.latency_us, self.cycles)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> InvokeResult:
+        return cls(*_Reader(data, "INVOKE").take(cls._FIXED))
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Memory figures now, and current over the last INVOKE (NaN when no sensor is fitted)."""
+
+    arena_used_bytes: int
+    heap_free_bytes: int
+    heap_free_min_bytes: int
+    psram_free_bytes: int
+    stack_high_water_bytes: int
+    current_mean_ma: float
+    current_peak_ma: float
+    bus_voltage_v: float
+
+    _FIXED = "<IIIIIfff"
+
+    def pack(self) -> bytes:
+        return struct.pack(self._FIXED, self.arena_used_bytes, self.heap_free_bytes, self.heap_free_min_bytes,
+                           self.psram_free_bytes, self.stack_high_water_bytes, self.current_mean_ma,
+                           self.current_peak_ma, self.bus_voltage_v)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Metrics:
+        return cls(*_Reader(data, "METRICS").take(cls._FIXED))
+
+
+@dataclass(frozen=True)
+class ModelBegin:
+    size: int
+    sha256: bytes
+
+    _FIXED = "<I32s"
+
+    def pack(self) -> bytes:
+        return struct.pack(self._FIXED, self.size, self.sha256)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> ModelBegin:
+        return cls(*_Reader(data, "MODEL_BEGIN").take(cls._FIXED))
+
+
+@dataclass(frozen=True)
+class ModelData:
+    offset: int
+    data: bytes
+
+    HEADER_SIZE = 4
+
+    def pack(self) -> bytes:
+        return struct.pack("<I", self.offset) + self.data
+
+    @classmethod
+    def unpack(cls, data: bytes) -> ModelData:
+        r = _Reader(data, "MODEL_DATA")
+        return cls(*r.take("<I"), r.rest())
+
+
+@dataclass(frozen=True)
+class SlotAnswer:
+    """MODEL_BEGIN's and MODEL_END's answer: the slot being written or now active."""
+
+    slot: int
+
+    def pack(self) -> bytes:
+        return bytes([self.slot])
+
+    @classmethod
+    def unpack(cls, data: bytes) -> SlotAnswer:
+        return cls(*_Reader(data, "slot answer").take("<B"))
+
+
+@dataclass(frozen=True)
+class ErrorPayload:
+    code: int
+    message: str
+
+    def pack(self) -> bytes:
+        return struct.pack("<H", self.code) + self.message.encode()
+
+    @classmethod
+    def unpack(cls, data: bytes) -> ErrorPayload:
+        r = _Reader(data, "ERROR")
+        (code,) = r.take("<H")
+        return cls(code, r.rest().decode(errors="replace"))
+
+    @property
+    def name(self) -> str:
+        try:
+            return ErrorCode(self.code).name
+        except ValueError:
+            return f"CODE_{self.code}"
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    level: int  # 0 error, 1 warning, 2 info, 3 debug
+    text: str
+
+    def pack(self) -> bytes:
+        return bytes([self.level]) + self.text.encode()
+
+    @classmethod
+    def unpack(cls, data: bytes) -> LogRecord:
+        r = _Reader(data, "LOG")
+        (level,) = r.take("<B")
+        return cls(level, r.rest().decode(errors="replace"))

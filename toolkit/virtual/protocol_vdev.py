@@ -1,0 +1,144 @@
+"""pyserial URL handler for ``vdev://BOARD[?options]``: a virtual board in this process.
+
+Options: ``baud=N`` models a UART link at N baud 8N1 (default: native USB, unpaced);
+``latency_us=N``; ``realtime=0`` answers INVOKE without waiting the simulated time;
+``esp_nn=0``; ``model=PATH`` installs a model before boot; ``hang_after=N`` / ``reset_after=N``
+model a board that stops answering or resets after N inferences; ``id=NAME`` shares one board
+between every port opened with that name in this process, as a physical board is shared.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+
+import serial
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+
+from toolkit.virtual.device import BoardOptions, VirtualBoard
+
+_SHARED: dict[str, VirtualBoard] = {}
+_SHARED_LOCK = threading.Lock()
+_INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "hang_after", "reset_after")
+_BOOL_OPTIONS = ("realtime", "esp_nn")
+
+
+def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
+    """Return board options, shared id and model path from a vdev:// URL."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "vdev":
+        raise SerialException(f"expected a vdev:// URL, got {url!r}")
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    unknown = set(query) - set(_INT_OPTIONS) - set(_BOOL_OPTIONS) - {"id", "model"}
+    if unknown:
+        raise SerialException(f"unknown vdev option(s): {', '.join(sorted(unknown))}")
+    kwargs: dict = {"board": parts.netloc or "esp32s3"}
+    try:
+        for key in _INT_OPTIONS:
+            if key in query:
+                kwargs[key] = int(query[key])
+    except ValueError:
+        raise SerialException(f"vdev option values must be whole numbers: {parts.query}") from None
+    for key in _BOOL_OPTIONS:
+        if key in query:
+            kwargs[key] = query[key] not in ("0", "false", "no")
+    return BoardOptions(**kwargs), query.get("id"), query.get("model")
+
+
+def board_for_url(url: str) -> VirtualBoard:
+    options, shared_id, model_path = parse_url(url)
+    from toolkit.errors import ToolkitError
+
+    try:
+        board = _new_board(options, model_path) if shared_id is None else _shared_board(shared_id, options, model_path)
+    except ToolkitError as exc:
+        raise SerialException(str(exc)) from None
+    board.power_on()
+    return board
+
+
+def _shared_board(shared_id: str, options: BoardOptions, model_path: str | None) -> VirtualBoard:
+    with _SHARED_LOCK:
+        if shared_id not in _SHARED:
+            _SHARED[shared_id] = _new_board(options, model_path)
+        return _SHARED[shared_id]
+
+
+def _new_board(options: BoardOptions, model_path: str | None) -> VirtualBoard:
+    board = VirtualBoard(options)
+    if model_path:
+        from toolkit.model.reader import read_model_bytes
+
+        board.install_model(read_model_bytes(model_path))
+    return board
+
+
+class Serial(SerialBase):
+    """The pyserial side of a virtual board."""
+
+    board: VirtualBoard | None = None
+
+    def open(self) -> None:
+        if self._port is None:
+            raise SerialException("port must be configured before it can be used")
+        if self.is_open:
+            raise SerialException("port is already open")
+        self.board = board_for_url(self.portstr)
+        self.is_open = True
+
+    def close(self) -> None:
+        self.is_open = False
+
+    def _board(self) -> VirtualBoard:
+        if not self.is_open or self.board is None:
+            raise PortNotOpenError()
+        return self.board
+
+    def _reconfigure_port(self) -> None:
+        """Line settings do not change the modelled link; its rate comes from the URL."""
+
+    @property
+    def in_waiting(self) -> int:
+        return self._board().to_host.available()
+
+    def read(self, size: int = 1) -> bytes:
+        return self._board().to_host.read(size, self._timeout)
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self._board().to_device.write(data)
+        return len(data)
+
+    def reset_input_buffer(self) -> None:
+        self._board().to_host.clear()
+
+    def reset_output_buffer(self) -> None:
+        self._board().to_device.clear()
+
+    def _update_dtr_state(self) -> None:
+        """Modem lines reach no reset circuit yet on the virtual board."""
+
+    def _update_rts_state(self) -> None:
+        """Modem lines reach no reset circuit yet on the virtual board."""
+
+    def _update_break_state(self) -> None:
+        """A break condition does nothing on the virtual board."""
+
+    @property
+    def cts(self) -> bool:
+        return True
+
+    @property
+    def dsr(self) -> bool:
+        return True
+
+    @property
+    def ri(self) -> bool:
+        return False
+
+    @property
+    def cd(self) -> bool:
+        return True
+
+
+__all__ = ["Serial", "board_for_url", "parse_url", "serial"]
