@@ -1,0 +1,207 @@
+"""The thin command line: parse, call the library, print; ToolkitError becomes one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from toolkit import __version__
+from toolkit.errors import ToolkitError
+
+DEFAULT_DB = ".espml/results.sqlite"
+console = Console()
+errors = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:>8}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                    console=errors, transient=True)
+
+
+def _progress_callback(progress: Progress):
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done)
+
+    return update
+
+
+def _write_json(path: str | None, data: dict) -> None:
+    if path is None:
+        return
+    if path == "-":
+        console.print_json(json.dumps(data))
+        return
+    try:
+        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise ToolkitError(f"cannot write {path}: {exc.strerror}", "give a writable path for --json") from None
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from toolkit.harness import Session
+    from toolkit.harness.report import info_dict, info_table
+
+    with Session.open(args.port, timeout=args.timeout) as session:
+        info = session.hello()
+    if args.json:
+        _write_json(args.json, info_dict(info))
+    if args.json != "-":
+        console.print(info_table(info))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
+    from toolkit.harness.inputs import load_inputs
+    from toolkit.harness.report import SIMULATED_NOTE, bench_table
+    from toolkit.model import load_model
+
+    model = load_model(args.model)
+    samples = load_inputs(args.inputs, model.inputs[0])
+    store = ResultsStore(args.db)
+    try:
+        with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
+            summary = run_bench(session, model, samples, BenchPlan(args.n, args.warmup), store, args.port,
+                                _progress_callback(progress))
+    finally:
+        store.close()
+    _write_json(args.json, summary)
+    if args.json != "-":
+        console.print(bench_table(summary))
+        if summary["simulated"]:
+            console.print(SIMULATED_NOTE)
+    return 0 if summary["outputs_match_reference"] else 7
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from toolkit.demo import run_demo
+    from toolkit.harness.report import SIMULATED_NOTE, bench_table
+
+    with _progress() as progress:
+        result = run_demo(Path(args.work), Path(args.db), args.n, not args.no_retrain, progress=_progress_callback(progress))
+    console.print(f"reference model: {result.model_source}")
+    stages = Table(title="model", title_justify="left")
+    for column in ("stage", "parameters", "tflite bytes", "held-out accuracy", "top-1 agreement"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    for row in result.stages:
+        accuracy = row.get("heldout_accuracy")
+        agreement = row.get("top1_agreement")
+        stages.add_row(row["stage"], f"{row['parameters']:,}" if "parameters" in row else "",
+                       f"{row['tflite_bytes']:,}" if "tflite_bytes" in row else "",
+                       f"{accuracy:.2%}" if accuracy is not None else "",
+                       f"{agreement:.2%}" if agreement is not None else "")
+    console.print(stages)
+    console.print(bench_table(result.bench))
+    console.print(SIMULATED_NOTE)
+    _write_json(args.json, {"model_source": result.model_source, "stages": result.stages, "bench": result.bench})
+    return 0 if result.bench["outputs_match_reference"] else 7
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from toolkit.model.reader import read_model_bytes
+    from toolkit.virtual import BoardOptions, VirtualBoard
+    from toolkit.virtual.servers import loopback_address, open_pty, serve_pty, serve_rfc2217
+
+    board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud))
+    if args.model:
+        board.install_model(read_model_bytes(args.model))
+    stop = threading.Event()
+
+    def announce(url: str) -> None:
+        print(url, flush=True)
+        if args.port_file:
+            Path(args.port_file).write_text(url + "\n")
+
+    try:
+        if args.rfc2217:
+            host, port = loopback_address(args.rfc2217)
+            serve_rfc2217(board, (host, port), stop, lambda bound: announce(f"rfc2217://{host}:{bound}"))
+        else:
+            controller, path = open_pty()
+            announce(path)
+            serve_pty(board, controller, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        board.power_off()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="espml", description="Neural networks onto ESP32-S3 boards, measured.")
+    parser.add_argument("--version", action="version", version=f"espml {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the device's log lines")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def port_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--port", required=True, help="pyserial URL: /dev/ttyACM0, rfc2217://host:port, vdev://esp32s3")
+        p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (default 2)")
+
+    p = sub.add_parser("demo", help="the whole pipeline on the virtual board, on bundled data")
+    p.add_argument("--n", type=int, default=None, help="inferences (default: every held-out digit)")
+    p.add_argument("--no-retrain", action="store_true", help="use the bundled int8 model instead of training")
+    p.add_argument("--work", default=".espml/demo", help="folder for the demo's files")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("info", help="what a board runs: firmware, model, memory, ops")
+    port_args(p)
+    p.add_argument("--json", metavar="FILE", help="write the answer as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("bench", help="stream inputs to a board, check outputs, measure latency, RAM, current")
+    port_args(p)
+    p.add_argument("--model", required=True, help=".tflite model the board should run (uploaded if it differs)")
+    p.add_argument("--inputs", required=True, help="folder of .npy/.png/.raw inputs, or one .npy batch")
+    p.add_argument("--n", type=int, default=10, help="measured inferences (default 10)")
+    p.add_argument("--warmup", type=int, default=1, help="unmeasured inferences first (default 1)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
+    p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("sim", help="serve a virtual ESP32-S3 on a pty or an RFC 2217 port (loopback)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (the default)")
+    where.add_argument("--rfc2217", metavar="127.0.0.1:PORT", help="serve RFC 2217 on a loopback TCP port")
+    p.add_argument("--board", default="esp32s3", help="board variant (default esp32s3)")
+    p.add_argument("--model", help="model to install before boot")
+    p.add_argument("--baud", type=int, default=None, help="model a UART at this rate (default: unpaced USB)")
+    p.add_argument("--port-file", metavar="FILE", help="also write the port URL to FILE")
+    p.set_defaults(func=cmd_sim)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except ToolkitError as exc:
+        if args.debug:
+            raise
+        hint = f" ({exc.hint})" if exc.hint else ""
+        errors.print(f"[bold red]espml: error:[/] {exc.message}{hint}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        errors.print("espml: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Human-readable tables for bench results and board info (rich renderables; the CLI prints them)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from toolkit.protocol import NO_SLOT, Info
+
+SIMULATED_NOTE = "[bold yellow]SIMULATED[/] (virtual board: latency, RAM and current come from models, not a chip)"
+
+
+def _fmt(value, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    return f"{value:,}{unit}"
+
+
+def bench_table(summary: dict) -> Table:
+    sim = " (simulated)" if summary["simulated"] else ""
+    table = Table(title=f"bench on {summary['board']}{sim}: {summary['n']} inferences", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    lat = summary["latency_us"]
+    table.add_row("latency median / p90", f"{_fmt(lat['median'] / 1000, ' ms', 3)} / {_fmt(lat['p90'] / 1000, ' ms', 3)}")
+    table.add_row("latency min / max", f"{_fmt(lat['min'] / 1000, ' ms', 3)} / {_fmt(lat['max'] / 1000, ' ms', 3)}")
+    table.add_row("arena used", _fmt(summary["arena_used_bytes"], " B"))
+    table.add_row("heap free (minimum)", _fmt(summary["heap_free_min_bytes"], " B"))
+    current = summary["current_ma"]
+    table.add_row("current mean / peak",
+                  f"{_fmt(current['mean'], ' mA')} / {_fmt(current['peak'], ' mA')}" if current else "no sensor")
+    table.add_row("energy per inference", _fmt(summary["energy_uj_per_inference"], " uJ"))
+    match = summary["outputs_match_reference"]
+    table.add_row("outputs equal host reference",
+                  "[green]yes[/]" if match else f"[red]no[/] ({summary['mismatches']} differ)")
+    if "accuracy" in summary:
+        table.add_row("accuracy on device / host", f"{summary['accuracy']:.2%} / {summary['host_accuracy']:.2%}")
+    table.add_row("firmware", summary["firmware"])
+    table.add_row("model", summary["model_sha256"][:16] + ("  (uploaded)" if summary.get("model_uploaded") else ""))
+    table.add_row("stored", f"{summary['results_store']} run {summary['run_id']}")
+    return table
+
+
+def info_table(info: Info) -> Table:
+    table = Table(title=f"{info.board}: {info.firmware_name} {info.firmware_version}"
+                  + (" (virtual board)" if info.simulated else ""), title_justify="left")
+    table.add_column("field")
+    table.add_column("value")
+    slot = "none" if info.model_slot == NO_SLOT else "AB"[info.model_slot] if info.model_slot < 2 else str(info.model_slot)
+    table.add_row("protocol version", str(info.protocol_version))
+    table.add_row("CPU", f"{info.cpu_mhz} MHz")
+    table.add_row("max frame payload", f"{info.max_payload} B")
+    table.add_row("model slot", slot)
+    table.add_row("model", f"{info.model_sha256.hex()[:16]} ({info.model_size:,} B)" if info.model_size else "none")
+    table.add_row("model ready", "yes" if info.model_ready else "no")
+    table.add_row("tensor arena", f"{info.arena_size:,} B")
+    table.add_row("heap free internal / PSRAM", f"{info.heap_free_internal:,} / {info.heap_free_psram:,} B")
+    table.add_row("current sensor", "yes" + (" (simulated)" if info.simulated else "") if info.has_current_sensor else "no")
+    table.add_row("takes model uploads", "yes" if info.accepts_upload else "no")
+    table.add_row("registered ops", ", ".join(info.ops))
+    return table
+
+
+def info_dict(info: Info) -> dict:
+    return {
+        "protocol_version": info.protocol_version, "board": info.board, "firmware": info.firmware_name,
+        "firmware_version": info.firmware_version, "cpu_mhz": info.cpu_mhz, "max_payload": info.max_payload,
+        "model_slot": None if info.model_slot == NO_SLOT else info.model_slot, "model_size": info.model_size,
+        "model_sha256": info.model_sha256.hex() if info.model_size else None, "model_ready": info.model_ready,
+        "arena_size": info.arena_size, "heap_free_internal": info.heap_free_internal,
+        "heap_free_psram": info.heap_free_psram, "current_sensor": info.has_current_sensor,
+        "accepts_upload": info.accepts_upload, "ops": list(info.ops), "simulated": info.simulated,
+    }

@@ -1,0 +1,138 @@
+"""Serve a virtual board out of process: on a pty, or on an RFC 2217 TCP port on loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import select
+import socket
+import threading
+import tty
+from collections.abc import Callable
+
+import serial.rfc2217
+
+from toolkit.errors import PortError
+from toolkit.virtual.device import VirtualBoard
+from toolkit.virtual.protocol_vdev import Serial as VirtualSerial
+
+log = logging.getLogger(__name__)
+
+
+def open_pty() -> tuple[int, str]:
+    """A raw pty pair: return the controller fd and the path of the terminal side."""
+    controller, terminal = os.openpty()
+    tty.setraw(terminal)
+    path = os.ttyname(terminal)
+    os.set_blocking(controller, False)
+    return controller, path
+
+
+def serve_pty(board: VirtualBoard, controller: int, stop: threading.Event) -> None:
+    """Pump bytes between the pty and the board until ``stop`` is set."""
+    board.power_on()
+
+    def to_host() -> None:
+        while not stop.is_set():
+            data = board.to_host.read_available(0.05)
+            while data and not stop.is_set():
+                try:
+                    data = data[os.write(controller, data):]
+                except BlockingIOError:
+                    select.select([], [controller], [], 0.05)
+                except OSError:
+                    return
+
+    pump = threading.Thread(target=to_host, name="vdev-pty-out", daemon=True)
+    pump.start()
+    while not stop.is_set():
+        ready, _, _ = select.select([controller], [], [], 0.1)
+        if not ready:
+            continue
+        try:
+            data = os.read(controller, 65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            # No program has the terminal side open (EIO): wait for the next one.
+            stop.wait(0.05)
+            continue
+        board.to_device.write(data)
+    pump.join(timeout=1)
+
+
+def loopback_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host or "127.0.0.1")
+        number = int(port)
+    except ValueError:
+        raise PortError(f"'{text}' is not HOST:PORT", "give an address such as 127.0.0.1:4000") from None
+    if not address.is_loopback:
+        raise PortError(f"the virtual board serves only on loopback, not {host}", "use 127.0.0.1:PORT")
+    return str(address), number
+
+
+def serve_rfc2217(board: VirtualBoard, address: tuple[str, int], stop: threading.Event,
+                  on_listening: Callable[[int], None] | None = None) -> None:
+    """Accept one RFC 2217 client at a time; reset lines and baud rate travel as on a real server."""
+    board.power_on()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as exc:
+        raise PortError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror}", "choose another port") from None
+    listener.listen(1)
+    listener.settimeout(0.2)
+    if on_listening:
+        on_listening(listener.getsockname()[1])
+    try:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except socket.timeout:
+                continue
+            _serve_client(board, connection, stop)
+    finally:
+        listener.close()
+
+
+def _serve_client(board: VirtualBoard, connection: socket.socket, stop: threading.Event) -> None:
+    port = VirtualSerial()
+    port.board = board
+    port.is_open = True
+    port.timeout = 0.05
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    manager = serial.rfc2217.PortManager(port, connection)
+    done = threading.Event()
+
+    def to_client() -> None:
+        while not (done.is_set() or stop.is_set()):
+            data = board.to_host.read_available(0.05)
+            if data:
+                try:
+                    connection.sendall(b"".join(manager.escape(data)))
+                except OSError:
+                    break
+        done.set()
+
+    pump = threading.Thread(target=to_client, name="vdev-rfc2217-out", daemon=True)
+    pump.start()
+    connection.settimeout(0.1)
+    try:
+        while not (done.is_set() or stop.is_set()):
+            try:
+                data = connection.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            port.write(b"".join(manager.filter(data)))
+    finally:
+        done.set()
+        pump.join(timeout=1)
+        connection.close()
