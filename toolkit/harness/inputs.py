@@ -53,7 +53,7 @@ def _load_file(path: Path, tensor: TensorInfo) -> np.ndarray:
         if len(raw) != tensor.nbytes:
             raise InputDataError(f"{path.name} is {len(raw)} bytes; the model's input is {tensor.nbytes} bytes",
                                  f"write raw {tensor.dtype} data of shape {list(tensor.shape)}")
-        array = np.frombuffer(raw, dtype=tensor.numpy_dtype)
+        array = np.frombuffer(raw, dtype=tensor.numpy_dtype).reshape(tensor.shape)
     if not _matches(array.shape, tensor.shape):
         raise InputDataError(f"{path.name} has shape {list(array.shape)}; the model's input is {list(tensor.shape)}",
                              "resize or reshape the input to the model's input shape")

@@ -95,6 +95,9 @@ class Session:
                     return event
                 else:
                     log.debug("ignored frame type 0x%02x seq %d", event.type, event.seq)
+            # Boot text ends with no delimiter, so it waits in the decoder until the next frame.
+            if watch_reset and any(marker in self.decoder.pending for marker in BOOT_MARKERS):
+                self._on_text(self.decoder.pending, watch_reset)
         return None
 
     def _on_text(self, data: bytes, watch_reset: bool) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ class BoardOptions:
     realtime: bool = True  # take the simulated Invoke() time in wall-clock time too
     esp_nn: bool = True
     slot_bytes: int = DEFAULT_SLOT_BYTES
+    arena_bytes: int | None = None  # None: the board's own figure
     hang_after: int | None = None
     reset_after: int | None = None
 
@@ -29,7 +32,8 @@ class VirtualBoard:
     def __init__(self, options: BoardOptions | None = None) -> None:
         self.options = options or BoardOptions()
         opts = self.options
-        self.board = get_board(opts.board)
+        board = get_board(opts.board)
+        self.board = board if opts.arena_bytes is None else dataclasses.replace(board, arena_bytes=opts.arena_bytes)
         self.slots = ModelSlots(opts.slot_bytes)
         self.app = FirmwareApp(self.board, self.slots, opts.esp_nn, opts.realtime,
                                FaultPlan(opts.hang_after, opts.reset_after))
@@ -41,8 +45,6 @@ class VirtualBoard:
 
     def install_model(self, data: bytes) -> None:
         """Put a model in the inactive slot and make it active, as flashing it would."""
-        import hashlib
-
         self.slots.store(self.slots.inactive_index, data, hashlib.sha256(data).digest())
         if self.running:
             self.reset()

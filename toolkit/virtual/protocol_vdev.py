@@ -2,7 +2,7 @@
 
 Options: ``baud=N`` models a UART link at N baud 8N1 (default: native USB, unpaced);
 ``latency_us=N``; ``realtime=0`` answers INVOKE without waiting the simulated time;
-``esp_nn=0``; ``model=PATH`` installs a model before boot; ``hang_after=N`` / ``reset_after=N``
+``esp_nn=0``; ``arena_bytes=N`` and ``slot_bytes=N`` override the board's; ``model=PATH`` installs a model before boot; ``hang_after=N`` / ``reset_after=N``
 model a board that stops answering or resets after N inferences; ``id=NAME`` shares one board
 between every port opened with that name in this process, as a physical board is shared.
 """
@@ -19,7 +19,7 @@ from toolkit.virtual.device import BoardOptions, VirtualBoard
 
 _SHARED: dict[str, VirtualBoard] = {}
 _SHARED_LOCK = threading.Lock()
-_INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "hang_after", "reset_after")
+_INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after", "reset_after")
 _BOOL_OPTIONS = ("realtime", "esp_nn")
 
 

@@ -99,13 +99,26 @@ def serve_rfc2217(board: VirtualBoard, address: tuple[str, int], stop: threading
         listener.close()
 
 
+class _SocketWriter:
+    """What RFC 2217's PortManager writes through: one lock, since two threads send."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            self.connection.sendall(data)
+
+
 def _serve_client(board: VirtualBoard, connection: socket.socket, stop: threading.Event) -> None:
     port = VirtualSerial()
     port.board = board
     port.is_open = True
     port.timeout = 0.05
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    manager = serial.rfc2217.PortManager(port, connection)
+    writer = _SocketWriter(connection)
+    manager = serial.rfc2217.PortManager(port, writer)
     done = threading.Event()
 
     def to_client() -> None:
@@ -113,7 +126,7 @@ def _serve_client(board: VirtualBoard, connection: socket.socket, stop: threadin
             data = board.to_host.read_available(0.05)
             if data:
                 try:
-                    connection.sendall(b"".join(manager.escape(data)))
+                    writer.write(b"".join(manager.escape(data)))
                 except OSError:
                     break
         done.set()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+REFERENCE_MODEL = FIXTURES / "reference" / "digits_cnn_int8.tflite"
+
+
+@pytest.fixture
+def reference_model_path() -> Path:
+    return REFERENCE_MODEL
+
+
+@pytest.fixture
+def heldout_nhwc() -> tuple[np.ndarray, np.ndarray]:
+    x = np.load(FIXTURES / "reference" / "heldout_x.npy")
+    y = np.load(FIXTURES / "reference" / "heldout_y.npy")
+    return x.transpose(0, 2, 3, 1)[:, None], y
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "results.sqlite"
+
+
+def real_models() -> list[Path]:
+    folder = os.environ.get("ESPML_REAL_MODELS")
+    if not folder or not Path(folder).is_dir():
+        return []
+    return sorted(Path(folder).glob("*.tflite"))
+
+
+def real_model_params():
+    models = real_models()
+    if not models:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="ESPML_REAL_MODELS is not set"))]
+    return [pytest.param(path, id=path.stem) for path in models]

@@ -1,0 +1,56 @@
+"""`espml sim` out of process: reached over a pty and over RFC 2217 on loopback, as other tools would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import PortError
+from toolkit.harness import Session
+from toolkit.virtual.servers import loopback_address
+
+
+def start_sim(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    port_file = tmp_path / "port"
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "sim", "--port-file", str(port_file), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (port_file.exists() and port_file.read_text().strip()):
+        if proc.poll() is not None:
+            raise AssertionError(f"sim exited: {proc.stderr.read()}")
+        time.sleep(0.05)
+    return proc, port_file.read_text().strip()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.parametrize("mode", [["--pty"], ["--rfc2217", "127.0.0.1:0"]], ids=["pty", "rfc2217"])
+def test_sim_serves_the_protocol(tmp_path: Path, reference_model_path: Path, mode: list[str]) -> None:
+    proc, url = start_sim(tmp_path, *mode, "--model", str(reference_model_path))
+    try:
+        first_line = proc.stdout.readline().strip()
+        assert first_line == url
+        with Session.open(url, timeout=2.0) as session:
+            info = session.hello()
+            assert info.simulated and info.model_ready
+            session.set_input(0, bytes(64))
+            assert session.invoke().latency_us > 0
+            assert len(session.get_output(0)) == 10
+    finally:
+        stop(proc)
+
+
+def test_sim_refuses_non_loopback_addresses() -> None:
+    with pytest.raises(PortError, match="only on loopback"):
+        loopback_address("0.0.0.0:4000")
+    assert loopback_address("127.0.0.1:4000") == ("127.0.0.1", 4000)
