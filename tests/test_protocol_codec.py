@@ -79,3 +79,9 @@ def test_response_flag_and_wire_size() -> None:
     frame = Frame(0x11, 7, bytes([1]) * 1000, FLAG_RESPONSE)
     assert frame.is_response
     assert len(encode_frame(frame)) == wire_size(1000)
+
+
+def test_crc_is_crc32_iso_hdlc() -> None:
+    from toolkit.protocol import crc32
+
+    assert crc32(b"123456789") == 0xCBF43926

@@ -1,0 +1,33 @@
+# Sourced by scripts/demo and scripts/test: create or reuse .venv and install what the project needs.
+# Usage: ensure_env EXTRAS   (e.g. "convert,test")
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+find_python() {
+    for candidate in python3.11 python3 python; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "espml needs Python 3.11 (onnx2tf 1.29 and TensorFlow 2.19 pin it); install it and try again" >&2
+    return 1
+}
+
+ensure_env() {
+    local extras="$1"
+    local stamp="$VENV/.espml-installed"
+    local want
+    want="$extras $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$(find_python)" -m venv "$VENV"
+    fi
+    if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
+        echo "installing espml[$extras] into $VENV (first run: a few minutes for torch and TensorFlow)" >&2
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]"
+        echo "$want" > "$stamp"
+    fi
+}

@@ -1,0 +1,21 @@
+"""Benchmark scripts run and report their figures (timings are measured there, not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_protocol_efficiency_script(tmp_path: Path) -> None:
+    out = tmp_path / "pe.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "protocol_efficiency.py"), "--repeat", "1",
+                             "--json", str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert {"payload_efficiency", "input_time_vs_bound", "speedup_vs_hex"} <= set(figures)
+    assert figures["payload_efficiency"] >= 0.97  # byte counts are deterministic
+    assert figures["hex_text"]["wire_bytes_to_device"] > 2 * figures["espml"]["wire_bytes_to_device"]

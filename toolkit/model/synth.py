@@ -1,0 +1,213 @@
+"""Build small full-integer int8 TFLite models without TensorFlow, for tests and benchmarks.
+
+    b = ModelBuilder(seed=0)
+    x = b.input((1, 16, 16, 3))
+    y = b.conv2d(x, 8, 3, stride=2)
+    y = b.fully_connected(b.reshape(y, (1, -1)), 10)
+    data = b.build([x], [b.softmax(y)])
+
+Weights are random int8 (per-channel scales for convolutions, as the TFLite converter writes
+them); the quantisation parameters are valid, so the model runs in TFLite-Micro.
+"""
+
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+
+INT8, INT32 = 9, 2
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+    return schema_py_generated
+
+
+class ModelBuilder:
+    def __init__(self, seed: int = 0) -> None:
+        s = _schema()
+        self.s = s
+        self.rng = np.random.default_rng(seed)
+        self.tensors: list = []
+        self.shapes: list[tuple[int, ...]] = []
+        self.scales: list[float] = []
+        self.buffers = [s.BufferT()]
+        self.op_codes: list[int] = []
+        self.operators: list = []
+
+    # --- tensors ------------------------------------------------------------------------------
+    def _tensor(self, shape, dtype: int, scale, zero_point, data: np.ndarray | None = None, qdim: int = 0,
+                name: str = "") -> int:
+        s = self.s
+        tensor = s.TensorT()
+        tensor.shape = np.array(shape, dtype=np.int32)
+        tensor.type = dtype
+        tensor.name = (name or f"t{len(self.tensors)}").encode()
+        q = s.QuantizationParametersT()
+        q.scale = np.atleast_1d(np.array(scale, dtype=np.float32))
+        q.zeroPoint = np.atleast_1d(np.array(zero_point, dtype=np.int64))
+        q.quantizedDimension = qdim
+        tensor.quantization = q
+        if data is not None:
+            buffer = s.BufferT()
+            buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
+            self.buffers.append(buffer)
+            tensor.buffer = len(self.buffers) - 1
+        else:
+            tensor.buffer = 0
+        self.tensors.append(tensor)
+        self.shapes.append(tuple(int(d) for d in shape))
+        self.scales.append(float(np.atleast_1d(scale)[0]))
+        return len(self.tensors) - 1
+
+    def activation(self, shape, scale: float = 0.05, zero_point: int = -10) -> int:
+        return self._tensor(shape, INT8, scale, zero_point)
+
+    def input(self, shape, scale: float = 0.05, zero_point: int = -10) -> int:
+        return self.activation(shape, scale, zero_point)
+
+    def _weights(self, shape, qdim: int) -> int:
+        channels = shape[qdim]
+        scales = self.rng.uniform(0.002, 0.01, channels).astype(np.float32)
+        data = self.rng.integers(-127, 128, shape, dtype=np.int8)
+        return self._tensor(shape, INT8, scales, np.zeros(channels, np.int64), data, qdim)
+
+    def _bias(self, in_scale: float, weights: int) -> int:
+        w_scales = self.tensors[weights].quantization.scale
+        data = self.rng.integers(-2000, 2000, len(w_scales), dtype=np.int32)
+        return self._tensor((len(w_scales),), INT32, in_scale * w_scales, np.zeros(len(w_scales), np.int64), data)
+
+    def _op(self, kind: str, inputs: list[int], outputs: list[int], options_type: int = 0, options=None) -> int:
+        code = getattr(self.s.BuiltinOperator, kind)
+        if code not in self.op_codes:
+            self.op_codes.append(code)
+        op = self.s.OperatorT()
+        op.opcodeIndex = self.op_codes.index(code)
+        op.inputs = np.array(inputs, dtype=np.int32)
+        op.outputs = np.array(outputs, dtype=np.int32)
+        op.builtinOptionsType = options_type
+        op.builtinOptions = options
+        self.operators.append(op)
+        return outputs[0]
+
+    # --- layers -------------------------------------------------------------------------------
+    @staticmethod
+    def _out_size(size: int, kernel: int, stride: int, same: bool) -> int:
+        return -(-size // stride) if same else (size - kernel) // stride + 1
+
+    def conv2d(self, x: int, filters: int, kernel: int, stride: int = 1, same: bool = True, relu: bool = True) -> int:
+        s = self.s
+        _, h, w, c = self.shapes[x]
+        weights = self._weights((filters, kernel, kernel, c), 0)
+        bias = self._bias(self.scales[x], weights)
+        out = self.activation((1, self._out_size(h, kernel, stride, same), self._out_size(w, kernel, stride, same), filters),
+                              0.1, -128 if relu else 0)
+        opt = s.Conv2DOptionsT()
+        opt.padding = s.Padding.SAME if same else s.Padding.VALID
+        opt.strideW = opt.strideH = stride
+        opt.dilationWFactor = opt.dilationHFactor = 1
+        opt.fusedActivationFunction = s.ActivationFunctionType.RELU if relu else 0
+        return self._op("CONV_2D", [x, weights, bias], [out], s.BuiltinOptions.Conv2DOptions, opt)
+
+    def depthwise_conv2d(self, x: int, kernel: int, stride: int = 1, same: bool = True, relu: bool = True) -> int:
+        s = self.s
+        _, h, w, c = self.shapes[x]
+        weights = self._weights((1, kernel, kernel, c), 3)
+        bias = self._bias(self.scales[x], weights)
+        out = self.activation((1, self._out_size(h, kernel, stride, same), self._out_size(w, kernel, stride, same), c),
+                              0.1, -128 if relu else 0)
+        opt = s.DepthwiseConv2DOptionsT()
+        opt.padding = s.Padding.SAME if same else s.Padding.VALID
+        opt.strideW = opt.strideH = stride
+        opt.depthMultiplier = 1
+        opt.dilationWFactor = opt.dilationHFactor = 1
+        opt.fusedActivationFunction = s.ActivationFunctionType.RELU if relu else 0
+        return self._op("DEPTHWISE_CONV_2D", [x, weights, bias], [out], s.BuiltinOptions.DepthwiseConv2DOptions, opt)
+
+    def fully_connected(self, x: int, units: int, relu: bool = False) -> int:
+        s = self.s
+        depth = self.shapes[x][-1]
+        weights = self._weights((units, depth), 0)
+        w = self.tensors[weights]
+        w.quantization.scale = w.quantization.scale[:1]  # TFLM's int8 FC takes per-tensor weights
+        w.quantization.zeroPoint = w.quantization.zeroPoint[:1]
+        bias = self._tensor((units,), INT32, self.scales[x] * float(w.quantization.scale[0]), 0,
+                            self.rng.integers(-2000, 2000, units, dtype=np.int32))
+        out = self.activation((1, units), 0.2, -128 if relu else 0)
+        opt = s.FullyConnectedOptionsT()
+        opt.fusedActivationFunction = s.ActivationFunctionType.RELU if relu else 0
+        return self._op("FULLY_CONNECTED", [x, weights, bias], [out], s.BuiltinOptions.FullyConnectedOptions, opt)
+
+    def _pool(self, kind: str, x: int, size: int, stride: int) -> int:
+        s = self.s
+        _, h, w, c = self.shapes[x]
+        out = self._tensor((1, self._out_size(h, size, stride, False), self._out_size(w, size, stride, False), c), INT8,
+                           self.scales[x], int(self.tensors[x].quantization.zeroPoint[0]))
+        opt = s.Pool2DOptionsT()
+        opt.padding = s.Padding.VALID
+        opt.strideW = opt.strideH = stride
+        opt.filterWidth = opt.filterHeight = size
+        return self._op(kind, [x], [out], s.BuiltinOptions.Pool2DOptions, opt)
+
+    def avg_pool(self, x: int, size: int, stride: int | None = None) -> int:
+        return self._pool("AVERAGE_POOL_2D", x, size, stride or size)
+
+    def max_pool(self, x: int, size: int, stride: int | None = None) -> int:
+        return self._pool("MAX_POOL_2D", x, size, stride or size)
+
+    def add(self, a: int, b: int) -> int:
+        s = self.s
+        out = self.activation(self.shapes[a], 0.1, 0)
+        opt = s.AddOptionsT()
+        return self._op("ADD", [a, b], [out], s.BuiltinOptions.AddOptions, opt)
+
+    def reshape(self, x: int, shape: tuple[int, ...]) -> int:
+        s = self.s
+        total = int(np.prod(self.shapes[x]))
+        resolved = [total // -int(np.prod(shape)) if d == -1 else d for d in shape]
+        new_shape = self._tensor((len(resolved),), INT32, 1.0, 0, np.array(resolved, dtype=np.int32))
+        out = self._tensor(tuple(resolved), INT8, self.scales[x], int(self.tensors[x].quantization.zeroPoint[0]))
+        opt = s.ReshapeOptionsT()
+        opt.newShape = np.array(resolved, dtype=np.int32)
+        return self._op("RESHAPE", [x, new_shape], [out], s.BuiltinOptions.ReshapeOptions, opt)
+
+    def softmax(self, x: int) -> int:
+        s = self.s
+        out = self._tensor(self.shapes[x], INT8, 1.0 / 256, -128)
+        opt = s.SoftmaxOptionsT()
+        opt.beta = 1.0
+        return self._op("SOFTMAX", [x], [out], s.BuiltinOptions.SoftmaxOptions, opt)
+
+    # --- output -------------------------------------------------------------------------------
+    def build(self, inputs: list[int], outputs: list[int], description: str = "espml synthetic model") -> bytes:
+        s = self.s
+        graph = s.SubGraphT()
+        graph.tensors = self.tensors
+        graph.inputs = np.array(inputs, dtype=np.int32)
+        graph.outputs = np.array(outputs, dtype=np.int32)
+        graph.operators = self.operators
+        graph.name = b"main"
+        model = s.ModelT()
+        model.version = 3
+        model.description = description.encode()
+        model.buffers = self.buffers
+        model.subgraphs = [graph]
+        codes = []
+        for code in self.op_codes:
+            op_code = s.OperatorCodeT()
+            op_code.builtinCode = code
+            op_code.deprecatedBuiltinCode = min(code, 127)
+            op_code.version = 1
+            codes.append(op_code)
+        model.operatorCodes = codes
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
+def image_input_model(height: int = 96, width: int = 96, channels: int = 3) -> bytes:
+    """The smallest model with an image input: one average pool over the whole image."""
+    b = ModelBuilder()
+    x = b.input((1, height, width, channels))
+    return b.build([x], [b.avg_pool(x, min(height, width))])
