@@ -1,5 +1,5 @@
 # Sourced by scripts/demo and scripts/test: create or reuse .venv and install what the project needs.
-# Usage: ensure_env EXTRAS   (e.g. "convert,test")
+# Both commands install the same extras, so running one after the other installs nothing more.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +18,7 @@ find_python() {
 }
 
 ensure_env() {
-    local extras="$1"
+    local extras="convert,test"
     local stamp="$VENV/.espml-installed"
     local want
     want="$extras $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
