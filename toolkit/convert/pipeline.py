@@ -152,7 +152,8 @@ def convert(model, calibration: np.ndarray, out_dir: str | Path | None = None,
     require_convert_extra()
     if calibration.ndim < 2 or len(calibration) == 0:
         raise ConversionError("calibration data must be a batch of samples", "give an array of shape (N, ...)")
-    base = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="espml-convert-"))
+    # Absolute: onnx2tf runs in its own working directory (see _offline_workdir).
+    base = Path(out_dir).resolve() if out_dir else Path(tempfile.mkdtemp(prefix="espml-convert-"))
     base.mkdir(parents=True, exist_ok=True)
     log_path = base / "conversion.log"
     nhwc = calibration.ndim == 4
