@@ -110,6 +110,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if result.bench["outputs_match_reference"] else 7
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from toolkit.boards import get_board
+    from toolkit.harness.report import inspect_tables
+    from toolkit.model import load_model
+    from toolkit.model.inspect import inspect_model
+
+    report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size)
+    _write_json(args.json, report.to_json())
+    if args.json != "-":
+        for table in inspect_tables(report):
+            console.print(table)
+        verdict = "[green]fits and runs[/]" if report.fits else "[red]does not fit or will not run[/]"
+        console.print(f"{verdict} on {report.board}; estimated {report.estimated_latency_ms:,.2f} ms per inference "
+                      f"at {get_board(args.board).cpu_mhz} MHz ({'ESP-NN' if report.esp_nn else 'plain C kernels'})")
+    return 0 if report.fits else 8
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from toolkit.model.reader import read_model_bytes
     from toolkit.virtual import BoardOptions, VirtualBoard
@@ -173,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("inspect", help="will a .tflite model fit and run on a board, and how fast (no board needed)")
+    p.add_argument("model", help="the .tflite model")
+    p.add_argument("--board", default="esp32s3", help="board variant (default esp32s3)")
+    p.add_argument("--no-esp-nn", action="store_true", help="estimate with plain C kernels instead of ESP-NN")
+    p.add_argument("--pointer-size", type=int, choices=(4, 8), default=4,
+                   help="4 for the ESP32-S3 (default), 8 to compare with TFLM on a 64-bit host")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("sim", help="serve a virtual ESP32-S3 on a pty or an RFC 2217 port (loopback)")
     where = p.add_mutually_exclusive_group()

@@ -55,6 +55,7 @@ class Board:
     supply_volts: float
     op_overhead_cycles: int
     flash_cycles_per_weight_byte: float
+    model_slot_bytes: int = 1024 * 1024  # each of the two model partitions (A and B)
     kernel_costs: dict[str, KernelCost] = field(default_factory=dict)
     default_cost: KernelCost = KernelCost("element", 12.0, 12.0, False)
     idle_current_ma: float = 0.0

@@ -72,3 +72,38 @@ def info_dict(info: Info) -> dict:
         "heap_free_psram": info.heap_free_psram, "current_sensor": info.has_current_sensor,
         "accepts_upload": info.accepts_upload, "ops": list(info.ops), "simulated": info.simulated,
     }
+
+
+def inspect_tables(report) -> list:
+    """The op table, then the budget lines (green when they fit, red when not), then problems."""
+    ops = Table(title=f"{report.model_bytes:,}-byte model on {report.board}"
+                + ("" if report.esp_nn else " (plain C kernels, no ESP-NN)"), title_justify="left")
+    for column in ("#", "op", "output", "MACs", "weights", "est. time"):
+        ops.add_column(column, justify="left" if column in ("op", "output") else "right")
+    for op in report.ops:
+        kind = op.kind if op.supported else f"[red]{op.kind}[/]"
+        ops.add_row(str(op.index), kind, "x".join(map(str, op.output_shape)), f"{op.macs:,}", f"{op.weight_bytes:,}",
+                    f"{op.estimated_us / 1000:,.3f} ms")
+    ops.add_row("", "[bold]total[/]", "", f"{report.macs:,}", f"{sum(o.weight_bytes for o in report.ops):,}",
+                f"[bold]{report.estimated_latency_ms:,.3f} ms[/]")
+    memory = Table(title="memory", title_justify="left")
+    memory.add_column("item")
+    memory.add_column("used", justify="right")
+    memory.add_column("available", justify="right")
+    memory.add_column("margin", justify="right")
+    bits = 8 * report.pointer_size
+    memory.add_row(f"arena head (activations, peak at op {report.peak_op})", f"{report.arena_head_bytes:,}", "", "")
+    memory.add_row(f"arena tail (TFLM structures, {bits}-bit)", f"{report.arena_tail_bytes:,}", "", "")
+    for budget in report.budgets:
+        colour = "green" if budget.fits else "red"
+        memory.add_row(f"[{colour}]{budget.name}[/]", f"{budget.used:,}", f"{budget.available:,}",
+                       f"[{colour}]{budget.margin:,}[/]")
+    tables = [ops, memory]
+    if report.problems:
+        problems = Table(title="[red]will not run on this firmware[/]", title_justify="left")
+        for column in ("op", "why", "what to do"):
+            problems.add_column(column)
+        for problem in report.problems:
+            problems.add_row(problem.op, problem.reason, problem.hint)
+        tables.append(problems)
+    return tables

@@ -15,7 +15,7 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 
-INT8, INT32 = 9, 2
+FLOAT32, INT32, INT8 = 0, 2, 9
 
 
 def _schema():
@@ -35,6 +35,7 @@ class ModelBuilder:
         self.buffers = [s.BufferT()]
         self.op_codes: list[int] = []
         self.operators: list = []
+        self.custom_codes: dict[int, str] = {}
 
     # --- tensors ------------------------------------------------------------------------------
     def _tensor(self, shape, dtype: int, scale, zero_point, data: np.ndarray | None = None, qdim: int = 0,
@@ -80,10 +81,10 @@ class ModelBuilder:
 
     def _op(self, kind: str, inputs: list[int], outputs: list[int], options_type: int = 0, options=None) -> int:
         code = getattr(self.s.BuiltinOperator, kind)
-        if code not in self.op_codes:
+        if code not in self.op_codes or kind == "CUSTOM":
             self.op_codes.append(code)
         op = self.s.OperatorT()
-        op.opcodeIndex = self.op_codes.index(code)
+        op.opcodeIndex = len(self.op_codes) - 1 if kind == "CUSTOM" else self.op_codes.index(code)
         op.inputs = np.array(inputs, dtype=np.int32)
         op.outputs = np.array(outputs, dtype=np.int32)
         op.builtinOptionsType = options_type
@@ -125,14 +126,18 @@ class ModelBuilder:
         opt.fusedActivationFunction = s.ActivationFunctionType.RELU if relu else 0
         return self._op("DEPTHWISE_CONV_2D", [x, weights, bias], [out], s.BuiltinOptions.DepthwiseConv2DOptions, opt)
 
-    def fully_connected(self, x: int, units: int, relu: bool = False) -> int:
+    def fully_connected(self, x: int, units: int, relu: bool = False, per_channel: bool = False) -> int:
+        """Per-tensor weights by default; ``per_channel`` as TF 2.19's converter writes them."""
         s = self.s
         depth = self.shapes[x][-1]
         weights = self._weights((units, depth), 0)
         w = self.tensors[weights]
-        w.quantization.scale = w.quantization.scale[:1]  # TFLM's int8 FC takes per-tensor weights
-        w.quantization.zeroPoint = w.quantization.zeroPoint[:1]
-        bias = self._tensor((units,), INT32, self.scales[x] * float(w.quantization.scale[0]), 0,
+        if not per_channel:
+            w.quantization.scale = w.quantization.scale[:1]
+            w.quantization.zeroPoint = w.quantization.zeroPoint[:1]
+        w_scales = w.quantization.scale if per_channel else np.full(units, w.quantization.scale[0], np.float32)
+        bias = self._tensor((units,), INT32, (self.scales[x] * w_scales) if per_channel else self.scales[x] * w_scales[0],
+                            np.zeros(units, np.int64) if per_channel else 0,
                             self.rng.integers(-2000, 2000, units, dtype=np.int32))
         out = self.activation((1, units), 0.2, -128 if relu else 0)
         opt = s.FullyConnectedOptionsT()
@@ -179,6 +184,19 @@ class ModelBuilder:
         opt.beta = 1.0
         return self._op("SOFTMAX", [x], [out], s.BuiltinOptions.SoftmaxOptions, opt)
 
+    def unary(self, kind: str, x: int, float_output: bool = False) -> int:
+        """Any builtin op with one input and one output of the same shape (no options)."""
+        out = (self._tensor(self.shapes[x], FLOAT32, 1.0, 0) if float_output
+               else self.activation(self.shapes[x], self.scales[x], int(self.tensors[x].quantization.zeroPoint[0])))
+        return self._op(kind, [x], [out])
+
+    def custom(self, code: str, x: int) -> int:
+        """A custom op (``Flex...`` for a TensorFlow op), as converters write them."""
+        out = self.activation(self.shapes[x])
+        self._op("CUSTOM", [x], [out])
+        self.custom_codes[len(self.op_codes) - 1] = code
+        return out
+
     # --- output -------------------------------------------------------------------------------
     def build(self, inputs: list[int], outputs: list[int], description: str = "espml synthetic model") -> bytes:
         s = self.s
@@ -194,11 +212,13 @@ class ModelBuilder:
         model.buffers = self.buffers
         model.subgraphs = [graph]
         codes = []
-        for code in self.op_codes:
+        for index, code in enumerate(self.op_codes):
             op_code = s.OperatorCodeT()
             op_code.builtinCode = code
             op_code.deprecatedBuiltinCode = min(code, 127)
             op_code.version = 1
+            if index in self.custom_codes:
+                op_code.customCode = self.custom_codes[index].encode()
             codes.append(op_code)
         model.operatorCodes = codes
         builder = flatbuffers.Builder(1024)

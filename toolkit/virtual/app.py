@@ -15,9 +15,12 @@ import numpy as np
 
 from toolkit import __version__
 from toolkit.boards import Board
+from toolkit.boards.firmware import firmware_ops
 from toolkit.errors import ModelError
 from toolkit.model import load_model, model_work
 from toolkit.model.reader import TFLiteModel
+from toolkit.model.arena import plan_head
+from toolkit.model.tail import plan_tail
 from toolkit.model.tflm import ArenaTooSmall, HostInterpreter
 from toolkit.protocol import (
     FLAG_RESPONSE,
@@ -60,6 +63,7 @@ class DeviceFault(Exception):
 class LoadedModel:
     model: TFLiteModel
     interpreter: HostInterpreter
+    arena_bytes: int  # what the 32-bit board would use: the host's recording less the pointer overhead
     cycles: int
     latency_us: int
     current_mean_ma: float
@@ -113,7 +117,7 @@ class FirmwareApp:
         self._load_active()
         if self.loaded:
             lines.append(f"I (301) espml: model {self.loaded.model.sha256[:12]} ready, "
-                         f"arena {self.loaded.interpreter.arena.total} of {self.board.arena_bytes} bytes")
+                         f"arena {self.loaded.arena_bytes} of {self.board.arena_bytes} bytes")
         else:
             lines.append(f"W (301) espml: no model running: {self.load_error or 'no valid model slot'}")
         return ("\r\n".join(lines) + "\r\n").encode()
@@ -129,9 +133,14 @@ class FirmwareApp:
             if missing:
                 self.load_error, self.error_code = f"firmware lacks ops {', '.join(missing)}", ErrorCode.UNSUPPORTED_OP
                 return
-            interpreter = HostInterpreter(model.data, self.board.arena_bytes)
-        except ArenaTooSmall as exc:
-            self.load_error, self.error_code = exc.message, ErrorCode.ARENA_TOO_SMALL
+            # The host's TFLM has 8-byte pointers: give it the board's arena plus the extra its
+            # tail needs over the 32-bit target, so "too small" means too small on the board.
+            pointer_overhead = plan_tail(model, 8) - plan_tail(model, 4)
+            interpreter = HostInterpreter(model.data, self.board.arena_bytes + pointer_overhead)
+        except ArenaTooSmall:
+            need = plan_head(model).size + plan_tail(model, 4)
+            self.load_error = f"model needs about {need} bytes of tensor arena, the firmware has {self.board.arena_bytes}"
+            self.error_code = ErrorCode.ARENA_TOO_SMALL
             return
         except ModelError as exc:
             self.load_error, self.error_code = exc.message, ErrorCode.MODEL_INVALID
@@ -141,7 +150,9 @@ class FirmwareApp:
         mean = sum(e.cycles * e.current_ma for e in estimates) / cycles if cycles else self.board.idle_current_ma
         peak = max((e.current_ma for e in estimates), default=self.board.idle_current_ma)
         inputs = [bytearray(t.nbytes) for t in model.inputs]
-        self.loaded = LoadedModel(model, interpreter, cycles, round(cycles / self.board.cpu_mhz), mean, peak, inputs)
+        arena = interpreter.arena.total - pointer_overhead
+        self.loaded = LoadedModel(model, interpreter, arena, cycles, round(cycles / self.board.cpu_mhz), mean, peak,
+                                  inputs)
 
     # --- frames -------------------------------------------------------------------------------
     def receive(self, data: bytes) -> bytes:
@@ -200,7 +211,7 @@ class FirmwareApp:
         )
 
     def registered_ops(self) -> set[str]:
-        return set(self.board.kernel_costs)
+        return set(firmware_ops())
 
     def _heap_free(self) -> int:
         transient = MAX_PAYLOAD if self._upload else 0
@@ -272,7 +283,7 @@ class FirmwareApp:
 
     def _on_metrics(self, frame: Frame) -> bytes:
         loaded = self.loaded
-        arena = loaded.interpreter.arena.total if loaded else 0
+        arena = loaded.arena_bytes if loaded else 0
         stack_use = TASK_STACK_BASE_USE + (INVOKE_STACK_USE if self.invokes else 0)
         mean = loaded.current_mean_ma if loaded and self.invokes else self.board.idle_current_ma
         peak = loaded.current_peak_ma if loaded and self.invokes else self.board.idle_current_ma

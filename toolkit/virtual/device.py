@@ -12,9 +12,6 @@ from toolkit.virtual.app import FaultPlan, FirmwareApp
 from toolkit.virtual.link import PacedPipe
 from toolkit.virtual.slots import ModelSlots
 
-DEFAULT_SLOT_BYTES = 1024 * 1024
-
-
 @dataclass(frozen=True)
 class BoardOptions:
     board: str = "esp32s3"
@@ -22,7 +19,7 @@ class BoardOptions:
     latency_us: int = 0
     realtime: bool = True  # take the simulated Invoke() time in wall-clock time too
     esp_nn: bool = True
-    slot_bytes: int = DEFAULT_SLOT_BYTES
+    slot_bytes: int | None = None  # None: the board's own figure
     arena_bytes: int | None = None  # None: the board's own figure
     hang_after: int | None = None
     reset_after: int | None = None
@@ -34,7 +31,7 @@ class VirtualBoard:
         opts = self.options
         board = get_board(opts.board)
         self.board = board if opts.arena_bytes is None else dataclasses.replace(board, arena_bytes=opts.arena_bytes)
-        self.slots = ModelSlots(opts.slot_bytes)
+        self.slots = ModelSlots(opts.slot_bytes or self.board.model_slot_bytes)
         self.app = FirmwareApp(self.board, self.slots, opts.esp_nn, opts.realtime,
                                FaultPlan(opts.hang_after, opts.reset_after))
         self.to_device = PacedPipe(opts.baud, opts.latency_us / 1e6)

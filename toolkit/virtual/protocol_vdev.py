@@ -77,6 +77,7 @@ class Serial(SerialBase):
     """The pyserial side of a virtual board."""
 
     board: VirtualBoard | None = None
+    _owns_board = False
 
     def open(self) -> None:
         if self._port is None:
@@ -84,9 +85,13 @@ class Serial(SerialBase):
         if self.is_open:
             raise SerialException("port is already open")
         self.board = board_for_url(self.portstr)
+        self._owns_board = parse_url(self.portstr)[1] is None
         self.is_open = True
 
     def close(self) -> None:
+        """A board of its own powers off with its port; a shared (id=...) board keeps running."""
+        if self.is_open and self._owns_board and self.board is not None:
+            self.board.power_off()
         self.is_open = False
 
     def _board(self) -> VirtualBoard:

@@ -1,0 +1,118 @@
+"""`espml inspect`: facts, budgets, op compatibility, bad input; agreement with the virtual board."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolkit.boards import get_board
+from toolkit.cli import main
+from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
+from toolkit.model import load_model
+from toolkit.model.inspect import inspect_model
+from toolkit.model.synth import ModelBuilder
+
+from conftest import REFERENCE_MODEL
+
+INSPECT_FIELDS = {"ops", "arena_bytes", "arena_head_bytes", "arena_tail_bytes", "flash_bytes", "macs",
+                  "estimated_latency_ms", "fits", "unsupported_ops", "board"}
+
+
+def small_model(extra=None) -> bytes:
+    b = ModelBuilder(1)
+    x = b.input((1, 8, 8, 4))
+    y = b.conv2d(x, 8, 3)
+    if extra:
+        y = extra(b, y)
+    return b.build([x], [b.fully_connected(b.reshape(y, (1, -1)), 4)])
+
+
+def test_reference_model_report() -> None:
+    report = inspect_model(load_model(REFERENCE_MODEL), get_board("esp32s3"))
+    assert report.fits and not report.problems
+    assert report.macs == 8 * 8 * 32 * 9 + 8 * 8 * 64 * 32 * 9 + 4 * 4 * 64 * 64 * 9 + 1024 * 128 + 128 * 10
+    assert report.parameters > 180_000
+    assert report.flash_bytes % 4096 == 0 and report.flash_bytes > report.model_bytes
+    assert report.inputs[0]["shape"] == [1, 8, 8, 1] and report.inputs[0]["dtype"] == "int8"
+    assert report.live_at_peak
+
+
+def test_esp_nn_is_faster_than_plain_c() -> None:
+    model = load_model(REFERENCE_MODEL)
+    board = get_board("esp32s3")
+    assert inspect_model(model, board, esp_nn=False).estimated_latency_ms > 3 * inspect_model(model, board).estimated_latency_ms
+
+
+@pytest.mark.parametrize("extra, op, reason", [
+    (lambda b, y: b.custom("FlexErf", y), "FlexErf", "Flex"),
+    (lambda b, y: b.custom("MyOp", y), "MyOp", "custom op"),
+    (lambda b, y: b.unary("HARD_SWISH", y), "HARD_SWISH", "not registered"),
+    (lambda b, y: b.unary("RELU", y, float_output=True), "RELU", "float32"),
+])
+def test_ops_the_firmware_cannot_run(extra, op: str, reason: str) -> None:
+    report = inspect_model(load_model(small_model(extra)), get_board("esp32s3"))
+    assert not report.fits
+    assert report.to_json()["unsupported_ops"][0] == op  # a float op also makes the ops after it float
+    assert report.problems[0].op == op and reason in report.problems[0].reason and report.problems[0].hint
+
+
+def test_budgets_fail_with_their_margins() -> None:
+    model = load_model(REFERENCE_MODEL)
+    tight = dataclasses.replace(get_board("esp32s3"), model_slot_bytes=128 * 1024, arena_bytes=8 * 1024)
+    report = inspect_model(model, tight)
+    assert not report.fits
+    flash, ram = report.budgets
+    assert not flash.fits and flash.margin < 0 and not ram.fits and ram.margin == 8 * 1024 - report.arena_bytes
+
+
+def test_inspect_latency_equals_the_virtual_boards(tmp_path: Path) -> None:
+    model = load_model(REFERENCE_MODEL)
+    estimate_us = inspect_model(model, get_board("esp32s3")).estimated_latency_ms * 1000
+    sample = np.zeros((1, 8, 8, 1), np.int8)
+    with Session.open("vdev://esp32s3?realtime=0") as session:
+        summary = run_bench(session, model, [sample], BenchPlan(1), ResultsStore(tmp_path / "r.sqlite"), "vdev")
+    assert summary["latency_us"]["median"] == round(estimate_us)
+    report = inspect_model(model, get_board("esp32s3"))
+    assert summary["arena_used_bytes"] == pytest.approx(report.arena_bytes, rel=0.01)
+
+
+def test_cli_json_and_exit_codes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "inspect.json"
+    assert main(["inspect", str(REFERENCE_MODEL), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert INSPECT_FIELDS <= set(data) and data["fits"] is True and data["board"] == "esp32s3"
+    assert "fits and runs" in capsys.readouterr().out
+    bad = tmp_path / "custom.tflite"
+    bad.write_bytes(small_model(lambda b, y: b.custom("MyOp", y)))
+    assert main(["inspect", str(bad), "--json", str(out)]) == 8
+    assert json.loads(out.read_text())["unsupported_ops"] == ["MyOp"]
+
+
+def test_pointer_size_8_reports_the_host_tail() -> None:
+    model = load_model(REFERENCE_MODEL)
+    board = get_board("esp32s3")
+    assert inspect_model(model, board, pointer_size=8).arena_tail_bytes > inspect_model(model, board).arena_tail_bytes
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"garbage bytes that are no model", "not a TFLite flatbuffer"),
+    (REFERENCE_MODEL.read_bytes()[:300], "truncated or corrupt"),
+])
+def test_cli_bad_models(tmp_path: Path, content: bytes, needle: str) -> None:
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(content)
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "inspect", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_board() -> None:
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "inspect", str(REFERENCE_MODEL), "--board", "esp8266"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "unknown board" in result.stderr

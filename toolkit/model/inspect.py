@@ -1,0 +1,174 @@
+"""Will a model fit the board and its firmware, will it run, and how fast: all on the host."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from toolkit.boards import Board
+from toolkit.boards.firmware import firmware_ops
+from toolkit.model.arena import align_up, plan_head
+from toolkit.model.reader import TFLiteModel
+from toolkit.model.tail import plan_tail
+from toolkit.model.work import op_work
+
+FLASH_SECTOR = 4096
+MODEL_IMAGE_HEADER_BYTES = 256  # the model image header in front of the TFLite bytes
+BOUNDARY_CONVERSIONS = ("QUANTIZE", "DEQUANTIZE")
+
+
+@dataclass(frozen=True)
+class OpReport:
+    index: int
+    kind: str
+    output_shape: list[int]
+    macs: int
+    weight_bytes: int
+    cycles: int
+    estimated_us: float
+    supported: bool
+
+
+@dataclass(frozen=True)
+class Problem:
+    op: str
+    reason: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    used: int
+    available: int
+
+    @property
+    def fits(self) -> bool:
+        return self.used <= self.available
+
+    @property
+    def margin(self) -> int:
+        return self.available - self.used
+
+
+@dataclass
+class InspectReport:
+    board: str
+    model_sha256: str
+    model_bytes: int
+    esp_nn: bool
+    pointer_size: int
+    inputs: list[dict]
+    outputs: list[dict]
+    parameters: int
+    ops: list[OpReport]
+    arena_head_bytes: int
+    arena_tail_bytes: int
+    peak_op: int
+    live_at_peak: list[str]
+    flash_bytes: int
+    budgets: list[Budget]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.arena_head_bytes + self.arena_tail_bytes
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def estimated_latency_ms(self) -> float:
+        return sum(op.estimated_us for op in self.ops) / 1000
+
+    @property
+    def fits(self) -> bool:
+        return all(b.fits for b in self.budgets) and not self.problems
+
+    def to_json(self) -> dict:
+        return {
+            "board": self.board,
+            "model_sha256": self.model_sha256,
+            "model_bytes": self.model_bytes,
+            "ops": [op.kind for op in self.ops],
+            "arena_bytes": self.arena_bytes,
+            "arena_head_bytes": self.arena_head_bytes,
+            "arena_tail_bytes": self.arena_tail_bytes,
+            "pointer_size": self.pointer_size,
+            "flash_bytes": self.flash_bytes,
+            "macs": self.macs,
+            "parameters": self.parameters,
+            "estimated_latency_ms": self.estimated_latency_ms,
+            "esp_nn": self.esp_nn,
+            "fits": self.fits,
+            "unsupported_ops": list(dict.fromkeys(p.op for p in self.problems)),
+            "problems": [asdict(p) for p in self.problems],
+            "budgets": [{"name": b.name, "used": b.used, "available": b.available, "fits": b.fits,
+                         "margin": b.margin} for b in self.budgets],
+            "peak": {"op": self.peak_op, "live_tensors": self.live_at_peak},
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "per_op": [asdict(op) for op in self.ops],
+        }
+
+
+def _tensor_json(tensor) -> dict:
+    return {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype,
+            "layout": "NHWC" if len(tensor.shape) == 4 else "-",
+            "scale": list(tensor.scale), "zero_point": list(tensor.zero_point)}
+
+
+def model_image_bytes(model: TFLiteModel) -> int:
+    return align_up(MODEL_IMAGE_HEADER_BYTES + model.size, FLASH_SECTOR)
+
+
+def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Problem]:
+    """Ops the firmware cannot run: Flex, custom, unregistered, or float inside an int8 model."""
+    problems = []
+    quantised = any(t.dtype in ("int8", "uint8", "int16") and not t.is_constant for t in model.tensors)
+    for op in model.ops:
+        if op.kind.startswith("CUSTOM:Flex"):
+            problems.append(Problem(op.kind[7:], "a TensorFlow (Flex) op; TFLite-Micro cannot run it",
+                                    "convert with builtin int8 ops only (TFLITE_BUILTINS_INT8)"))
+        elif op.kind.startswith("CUSTOM:"):
+            problems.append(Problem(op.kind[7:], "a custom op with no kernel in the firmware",
+                                    "replace it with builtin ops, or add a kernel and register it"))
+        elif op.kind not in registered:
+            problems.append(Problem(op.kind, "not registered by the espml firmware",
+                                    "add it to device/main/ops.txt and rebuild the firmware, or replace it"))
+        elif quantised and op.kind not in BOUNDARY_CONVERSIONS and _computes_in_float(model, op):
+            problems.append(Problem(op.kind, "computes in float32 inside an int8 model (slow, needs float kernels)",
+                                    "quantise the whole graph: full-integer conversion with a representative dataset"))
+    return problems
+
+
+def _computes_in_float(model: TFLiteModel, op) -> bool:
+    tensors = [model.tensors[i] for i in op.inputs + op.outputs if i >= 0]
+    return any(t.dtype == "float32" and not t.is_constant for t in tensors)
+
+
+def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer_size: int = 4) -> InspectReport:
+    registered = firmware_ops()
+    head = plan_head(model)
+    tail = plan_tail(model, pointer_size)
+    ops = []
+    for op in model.ops:
+        work = op_work(model, op)
+        estimate = board.estimate(work, esp_nn)
+        out_shape = list(model.tensors[op.outputs[0]].shape) if op.outputs else []
+        ops.append(OpReport(op.index, op.kind, out_shape, work.macs, work.weight_bytes, estimate.cycles,
+                            estimate.microseconds, op.kind in registered))
+    flash = model_image_bytes(model)
+    budgets = [
+        Budget("model image vs model slot (flash)", flash, board.model_slot_bytes),
+        Budget("tensor arena vs firmware arena (RAM)", head.size + tail, board.arena_bytes),
+    ]
+    names = [model.tensors[i].name for i in head.live_at_peak]
+    return InspectReport(
+        board=board.name, model_sha256=model.sha256, model_bytes=model.size, esp_nn=esp_nn,
+        pointer_size=pointer_size, inputs=[_tensor_json(t) for t in model.inputs],
+        outputs=[_tensor_json(t) for t in model.outputs],
+        parameters=sum(t.elements for t in model.tensors if t.is_constant),
+        ops=ops, arena_head_bytes=head.size, arena_tail_bytes=tail, peak_op=head.peak_scope - 1,
+        live_at_peak=names, flash_bytes=flash, budgets=budgets, problems=find_problems(model, registered),
+    )
