@@ -19,3 +19,13 @@ def test_protocol_efficiency_script(tmp_path: Path) -> None:
     assert {"payload_efficiency", "input_time_vs_bound", "speedup_vs_hex"} <= set(figures)
     assert figures["payload_efficiency"] >= 0.97  # byte counts are deterministic
     assert figures["hex_text"]["wire_bytes_to_device"] > 2 * figures["espml"]["wire_bytes_to_device"]
+
+
+def test_inspect_accuracy_script(tmp_path: Path) -> None:
+    out = tmp_path / "ia.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "inspect_accuracy.py"), "--generated", "5",
+                             "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["heads_exact"] == figures["models_checked"]
+    assert figures["worst_total_error"] <= 0.01

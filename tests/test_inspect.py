@@ -41,6 +41,10 @@ def test_reference_model_report() -> None:
     assert report.flash_bytes % 4096 == 0 and report.flash_bytes > report.model_bytes
     assert report.inputs[0]["shape"] == [1, 8, 8, 1] and report.inputs[0]["dtype"] == "int8"
     assert report.live_at_peak
+    facts = report.to_json()
+    assert facts["per_op"][0]["options"]["strideW"] == 1
+    conv_weights = facts["tensors"][load_model(REFERENCE_MODEL).ops[1].inputs[1]]
+    assert conv_weights["quantisation"].startswith("per-channel (64") and conv_weights["constant"]
 
 
 def test_esp_nn_is_faster_than_plain_c() -> None:

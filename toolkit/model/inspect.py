@@ -26,6 +26,7 @@ class OpReport:
     cycles: int
     estimated_us: float
     supported: bool
+    options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class InspectReport:
     live_at_peak: list[str]
     flash_bytes: int
     budgets: list[Budget]
+    tensors: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -109,6 +111,7 @@ class InspectReport:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "per_op": [asdict(op) for op in self.ops],
+            "tensors": self.tensors,
         }
 
 
@@ -116,6 +119,13 @@ def _tensor_json(tensor) -> dict:
     return {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype,
             "layout": "NHWC" if len(tensor.shape) == 4 else "-",
             "scale": list(tensor.scale), "zero_point": list(tensor.zero_point)}
+
+
+def _tensor_facts(tensor) -> dict:
+    quantisation = (f"per-channel ({len(tensor.scale)}, axis {tensor.quantized_dimension})" if tensor.per_channel
+                    else "per-tensor" if tensor.scale else "none")
+    return {"index": tensor.index, "name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype,
+            "quantisation": quantisation, "bytes": tensor.nbytes, "constant": tensor.is_constant}
 
 
 def model_image_bytes(model: TFLiteModel) -> int:
@@ -157,7 +167,7 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         estimate = board.estimate(work, esp_nn)
         out_shape = list(model.tensors[op.outputs[0]].shape) if op.outputs else []
         ops.append(OpReport(op.index, op.kind, out_shape, work.macs, work.weight_bytes, estimate.cycles,
-                            estimate.microseconds, op.kind in registered))
+                            estimate.microseconds, op.kind in registered, dict(op.options)))
     flash = model_image_bytes(model)
     budgets = [
         Budget("model image vs model slot (flash)", flash, board.model_slot_bytes),
@@ -170,5 +180,6 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         outputs=[_tensor_json(t) for t in model.outputs],
         parameters=sum(t.elements for t in model.tensors if t.is_constant),
         ops=ops, arena_head_bytes=head.size, arena_tail_bytes=tail, peak_op=head.peak_scope - 1,
-        live_at_peak=names, flash_bytes=flash, budgets=budgets, problems=find_problems(model, registered),
+        live_at_peak=names, flash_bytes=flash, budgets=budgets, tensors=[_tensor_facts(t) for t in model.tensors],
+        problems=find_problems(model, registered),
     )
