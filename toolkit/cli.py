@@ -132,7 +132,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from toolkit.virtual import BoardOptions, VirtualBoard
     from toolkit.virtual.servers import loopback_address, open_pty, serve_pty, serve_rfc2217
 
-    board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud))
+    board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud, flash_file=args.flash_file,
+                                      sync_enters_download=not args.rfc2217))
     if args.model:
         board.install_model(read_model_bytes(args.model))
     stop = threading.Event()
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model to install before boot")
     p.add_argument("--baud", type=int, default=None, help="model a UART at this rate (default: unpaced USB)")
     p.add_argument("--port-file", metavar="FILE", help="also write the port URL to FILE")
+    p.add_argument("--flash-file", metavar="FILE", help="keep the board's flash in FILE between runs")
     p.set_defaults(func=cmd_sim)
     return parser
 

@@ -44,6 +44,7 @@ from toolkit.protocol import (
     TensorChunk,
     encode_frame,
 )
+from toolkit.image.model_image import image_size
 from toolkit.virtual.slots import ModelSlots
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,9 @@ class FirmwareApp:
     """Frames in, frames out. ``on_boot`` output goes to the same line before any frame."""
 
     def __init__(self, board: Board, slots: ModelSlots, esp_nn: bool = True, realtime: bool = True,
-                 faults: FaultPlan | None = None) -> None:
+                 faults: FaultPlan | None = None, firmware: tuple[str, str] = (FIRMWARE_NAME, __version__)) -> None:
         self.board = board
+        self.firmware_name, self.firmware_version = firmware
         self.slots = slots
         self.esp_nn = esp_nn
         self.realtime = realtime
@@ -112,7 +114,8 @@ class FirmwareApp:
             "Build:Mar 27 2021",
             "rst:0x1 (POWERON),boot:0x8 (SPI_FAST_FLASH_BOOT)",
             "I (25) boot: ESP-IDF v5.3 2nd stage bootloader",
-            f"I (289) espml: {FIRMWARE_NAME} {__version__} on {self.board.name} (virtual, simulated figures)",
+            f"I (289) espml: {self.firmware_name} {self.firmware_version} on {self.board.name} "
+            "(virtual, simulated figures)",
         ]
         self._load_active()
         if self.loaded:
@@ -197,16 +200,15 @@ class FirmwareApp:
     def info(self) -> Info:
         flags = InfoFlag.SIMULATED | InfoFlag.ACCEPTS_UPLOAD | InfoFlag.CURRENT_SENSOR
         active = self.slots.active_index
-        model = self.loaded.model if self.loaded else None
-        if model:
+        if self.loaded:
             flags |= InfoFlag.MODEL_READY
-        slot = self.slots.slots[active] if active is not None else None
+        slot = self.slots.read(active) if active is not None else None
         return Info(
             protocol_version=PROTOCOL_VERSION, flags=int(flags), cpu_mhz=self.board.cpu_mhz,
             max_payload=MAX_PAYLOAD, model_slot=NO_SLOT if active is None else active,
             model_size=len(slot.data) if slot else 0, model_sha256=slot.sha256 if slot else bytes(32),
             arena_size=self.board.arena_bytes, heap_free_internal=self._heap_free(),
-            heap_free_psram=self.board.psram_bytes, firmware_name=FIRMWARE_NAME, firmware_version=__version__,
+            heap_free_psram=self.board.psram_bytes, firmware_name=self.firmware_name, firmware_version=self.firmware_version,
             board=self.board.name, ops=tuple(sorted(self.registered_ops())),
         )
 
@@ -297,9 +299,9 @@ class FirmwareApp:
 
     def _on_model_begin(self, frame: Frame) -> bytes:
         begin = ModelBegin.unpack(frame.payload)
-        if begin.size > self.slots.slot_bytes:
+        if image_size(begin.size) > self.slots.slot_bytes:
             return self._error(frame, ErrorCode.MODEL_TOO_LARGE,
-                               f"model is {begin.size} bytes, a slot holds {self.slots.slot_bytes}")
+                               f"model image is {image_size(begin.size)} bytes, a slot holds {self.slots.slot_bytes}")
         slot = self.slots.inactive_index
         self._upload = (begin, bytearray(begin.size), slot)
         self._heap_free()  # the upload buffer is the low point of the heap
@@ -324,15 +326,17 @@ class FirmwareApp:
             return self._error(frame, ErrorCode.MODEL_INVALID, "SHA-256 of the received model does not match; "
                                "the active model is unchanged")
         previous = self.slots.active_index
-        self.slots.store(slot, bytes(buf), begin.sha256)
+        try:
+            self.slots.store(slot, bytes(buf))
+        except ModelError as exc:
+            return self._error(frame, ErrorCode.MODEL_INVALID, f"{exc.message}; the active model is unchanged")
         self._load_active()
         if self.loaded is None:
-            code = self.error_code
-            # Roll back: the new model cannot run, so the old one stays in charge.
-            self.slots.slots[slot].sequence = 0
-            error = self.load_error
+            code, error = self.error_code, self.load_error
+            self.slots.invalidate(slot)  # the new model cannot run, so the old one stays in charge
             self._load_active()
-            return self._error(frame, code, f"{error}; slot {previous} stays active")
+            kept = "no model" if previous is None else f"slot {'AB'[previous]}"
+            return self._error(frame, code, f"{error}; {kept} stays active")
         return self._reply(frame, SlotAnswer(slot).pack())
 
     _HANDLERS = {

@@ -20,7 +20,7 @@ from toolkit.virtual.device import BoardOptions, VirtualBoard
 _SHARED: dict[str, VirtualBoard] = {}
 _SHARED_LOCK = threading.Lock()
 _INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after", "reset_after")
-_BOOL_OPTIONS = ("realtime", "esp_nn")
+_BOOL_OPTIONS = ("realtime", "esp_nn", "sync_enters_download")
 
 
 def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
@@ -29,7 +29,7 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
     if parts.scheme != "vdev":
         raise SerialException(f"expected a vdev:// URL, got {url!r}")
     query = dict(urllib.parse.parse_qsl(parts.query))
-    unknown = set(query) - set(_INT_OPTIONS) - set(_BOOL_OPTIONS) - {"id", "model"}
+    unknown = set(query) - set(_INT_OPTIONS) - set(_BOOL_OPTIONS) - {"id", "model", "flash_file"}
     if unknown:
         raise SerialException(f"unknown vdev option(s): {', '.join(sorted(unknown))}")
     kwargs: dict = {"board": parts.netloc or "esp32s3"}
@@ -42,6 +42,8 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
     for key in _BOOL_OPTIONS:
         if key in query:
             kwargs[key] = query[key] not in ("0", "false", "no")
+    if "flash_file" in query:
+        kwargs["flash_file"] = query["flash_file"]
     return BoardOptions(**kwargs), query.get("id"), query.get("model")
 
 
@@ -121,10 +123,12 @@ class Serial(SerialBase):
         self._board().to_device.clear()
 
     def _update_dtr_state(self) -> None:
-        """Modem lines reach no reset circuit yet on the virtual board."""
+        if self.is_open and self.board is not None:
+            self.board.set_lines(self._dtr_state, self._rts_state)
 
     def _update_rts_state(self) -> None:
-        """Modem lines reach no reset circuit yet on the virtual board."""
+        if self.is_open and self.board is not None:
+            self.board.set_lines(self._dtr_state, self._rts_state)
 
     def _update_break_state(self) -> None:
         """A break condition does nothing on the virtual board."""

@@ -1,45 +1,68 @@
-"""Two model slots, A and B, as the firmware keeps them: write the inactive one, verify, activate."""
+"""The two model slots, A and B, in flash: write the inactive one, verify, activate by sequence."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+
+from toolkit.image.model_image import SECTOR, build_image, verify_slot
+from toolkit.image.partitions import MODEL_SLOTS, Partition
+from toolkit.model import load_model
+from toolkit.virtual.flash import FlashMemory
 
 SLOT_NAMES = ("A", "B")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Slot:
-    data: bytes = b""
-    sha256: bytes = b""
-    sequence: int = 0  # 0: empty or never activated
-
-    @property
-    def valid(self) -> bool:
-        return self.sequence > 0 and hashlib.sha256(self.data).digest() == self.sha256
+    data: bytes  # the TFLite bytes
+    sha256: bytes
+    sequence: int
 
 
 class ModelSlots:
-    def __init__(self, slot_bytes: int) -> None:
-        self.slot_bytes = slot_bytes
-        self.slots = [Slot(), Slot()]
+    def __init__(self, flash: FlashMemory, partitions: dict[str, Partition], slot_bytes: int | None = None) -> None:
+        self.flash = flash
+        self.partitions = [partitions[name] for name in MODEL_SLOTS]
+        self.slot_bytes = min(slot_bytes or self.partitions[0].size, *(p.size for p in self.partitions))
+
+    def read(self, index: int) -> Slot | None:
+        """The verified model in slot ``index``, or None when it is blank or damaged."""
+        partition = self.partitions[index]
+        found = verify_slot(self.flash.read(partition.offset, min(partition.size, self.slot_bytes)))
+        if found is None:
+            return None
+        header, payload = found
+        return Slot(payload, header.payload_sha256, header.sequence)
+
+    @property
+    def slots(self) -> list[Slot | None]:
+        return [self.read(i) for i in range(len(self.partitions))]
 
     @property
     def active_index(self) -> int | None:
-        valid = [(slot.sequence, i) for i, slot in enumerate(self.slots) if slot.valid]
+        valid = [(slot.sequence, i) for i, slot in enumerate(self.slots) if slot is not None]
         return max(valid)[1] if valid else None
 
     @property
     def active(self) -> Slot | None:
         index = self.active_index
-        return None if index is None else self.slots[index]
+        return None if index is None else self.read(index)
 
     @property
     def inactive_index(self) -> int:
         index = self.active_index
         return 0 if index is None else 1 - index
 
-    def store(self, index: int, data: bytes, sha256: bytes) -> None:
-        """Make ``data`` the newest model in slot ``index`` (the caller verified the hash)."""
-        sequence = max(slot.sequence for slot in self.slots) + 1
-        self.slots[index] = Slot(bytes(data), sha256, sequence)
+    def next_sequence(self) -> int:
+        return max((slot.sequence for slot in self.slots if slot is not None), default=0) + 1
+
+    def store(self, index: int, data: bytes) -> None:
+        """Write ``data`` as the newest model image into slot ``index`` (may raise PowerCut)."""
+        image = build_image(load_model(data), self.next_sequence())
+        partition = self.partitions[index]
+        self.flash.erase(partition.offset, -(-len(image) // SECTOR) * SECTOR)
+        self.flash.program(partition.offset, image)
+
+    def invalidate(self, index: int) -> None:
+        """Erase the first sector of a slot (its header), so the other slot takes over again."""
+        self.flash.erase(self.partitions[index].offset, SECTOR)

@@ -1,0 +1,1 @@
+"""What goes on flash: model images, the partition table, application images."""
