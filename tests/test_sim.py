@@ -16,6 +16,7 @@ from toolkit.virtual.servers import loopback_address
 
 def start_sim(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
     port_file = tmp_path / "port"
+    port_file.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "sim", "--port-file", str(port_file), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

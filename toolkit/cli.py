@@ -127,6 +127,35 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0 if report.fits else 8
 
 
+def cmd_flash(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from toolkit.boards import get_board
+    from toolkit.flash import firmware_writes, flash
+    from toolkit.model import load_model
+
+    if not args.model and not args.firmware:
+        raise ToolkitError("nothing to flash", "give a MODEL.tflite, --firmware, or both")
+    model = load_model(args.model) if args.model else None
+    firmware = [w for item in (args.firmware or []) for w in firmware_writes(item)]
+    with errors.status("flashing...") as status:
+        result = flash(args.port, get_board(args.board), model, firmware, force=args.force, before=args.before,
+                       after=args.after, stub=not args.no_stub,
+                       progress=lambda name, i, n: status.update(f"writing {name} ({i}/{n})"))
+    table = Table(title=f"flashed {args.port} in {result.seconds:.1f} s", title_justify="left")
+    for column in ("what", "offset", "bytes", "deflated (on the wire)"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for write in result.writes:
+        table.add_row(write["name"], f"0x{write['offset']:06x}", f"{write['bytes']:,}", f"{write['deflated_bytes']:,}")
+    console.print(table)
+    if result.model_slot:
+        console.print(f"model {result.model_sha256[:16]} in {result.model_slot}, sequence {result.model_sequence}: "
+                      "it runs once its SHA-256 checks at boot")
+    _write_json(args.json, {"writes": result.writes, "seconds": result.seconds, "model_slot": result.model_slot,
+                            "model_sequence": result.model_sequence, "model_sha256": result.model_sha256})
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from toolkit.model.reader import read_model_bytes
     from toolkit.virtual import BoardOptions, VirtualBoard
@@ -200,6 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="4 for the ESP32-S3 (default), 8 to compare with TFLM on a 64-bit host")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("flash", help="write firmware and/or a model to a board with esptool")
+    p.add_argument("--port", required=True, help="pyserial URL of the board")
+    p.add_argument("model", nargs="?", help="the .tflite model (goes into the inactive model slot)")
+    p.add_argument("--firmware", action="append", metavar="DIR|OFFSET=FILE",
+                   help="ESP-IDF build folder (flasher_args.json) or OFFSET=FILE; repeatable")
+    p.add_argument("--board", default="esp32s3", help="board variant (default esp32s3)")
+    p.add_argument("--force", action="store_true", help="write even what inspect says will not run")
+    p.add_argument("--before", default="default-reset",
+                   choices=("default-reset", "usb-reset", "no-reset", "no-reset-no-sync"))
+    p.add_argument("--after", default="hard-reset",
+                   choices=("hard-reset", "soft-reset", "watchdog-reset", "no-reset", "no-reset-stub"))
+    p.add_argument("--no-stub", action="store_true", help="talk to the ROM bootloader only")
+    p.add_argument("--json", metavar="FILE", help="write what was written as JSON")
+    p.set_defaults(func=cmd_flash)
 
     p = sub.add_parser("sim", help="serve a virtual ESP32-S3 on a pty or an RFC 2217 port (loopback)")
     where = p.add_mutually_exclusive_group()

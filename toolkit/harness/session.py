@@ -183,8 +183,9 @@ class Session:
         self.request(MsgType.RESET, watch_reset=False)
         self.info_cache = None
 
-    def upload_model(self, model: bytes, progress: Progress | None = None) -> int:
-        """Write ``model`` into the inactive slot; it becomes active only once its SHA-256 checks."""
+    def upload_model(self, model: bytes, progress: Progress | None = None, commit_timeout: float = 10.0) -> int:
+        """Write ``model`` into the inactive slot; it becomes active only once its SHA-256 checks.
+        ``commit_timeout`` covers the board erasing and writing its flash slot."""
         digest = hashlib.sha256(model).digest()
         slot = SlotAnswer.unpack(self.request(MsgType.MODEL_BEGIN, ModelBegin(len(model), digest).pack())).slot
         step = self.max_payload - ModelData.HEADER_SIZE
@@ -192,7 +193,7 @@ class Session:
             self.request(MsgType.MODEL_DATA, ModelData(offset, model[offset:offset + step]).pack())
             if progress:
                 progress(min(offset + step, len(model)), len(model))
-        active = SlotAnswer.unpack(self.request(MsgType.MODEL_END, timeout=max(self.timeout, 10.0))).slot
+        active = SlotAnswer.unpack(self.request(MsgType.MODEL_END, timeout=commit_timeout)).slot
         self.info_cache = None
         return active
 

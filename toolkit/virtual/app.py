@@ -45,6 +45,7 @@ from toolkit.protocol import (
     encode_frame,
 )
 from toolkit.image.model_image import image_size
+from toolkit.virtual.flash import PowerCut
 from toolkit.virtual.slots import ModelSlots
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ class FirmwareApp:
         try:
             return handler(self, frame)
         except Exception as exc:  # noqa: BLE001 - a malformed payload must not kill the board
-            if isinstance(exc, DeviceFault):
+            if isinstance(exc, (DeviceFault, PowerCut)):
                 raise
             return self._error(frame, ErrorCode.BAD_PAYLOAD, f"{type(exc).__name__}: {exc}")
 

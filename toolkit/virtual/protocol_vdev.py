@@ -9,6 +9,7 @@ between every port opened with that name in this process, as a physical board is
 
 from __future__ import annotations
 
+import errno
 import threading
 import urllib.parse
 
@@ -129,6 +130,10 @@ class Serial(SerialBase):
     def _update_rts_state(self) -> None:
         if self.is_open and self.board is not None:
             self.board.set_lines(self._dtr_state, self._rts_state)
+
+    def fileno(self) -> int:
+        """No terminal device behind a virtual board: esptool then drives DTR/RTS through pyserial."""
+        raise OSError(errno.ENOTTY, "a virtual board has no terminal device")
 
     def _update_break_state(self) -> None:
         """A break condition does nothing on the virtual board."""

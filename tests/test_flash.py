@@ -1,0 +1,107 @@
+"""`espml flash` through esptool's API against the virtual board; refusals; power cuts mid-write."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolkit.boards import get_board
+from toolkit.cli import main
+from toolkit.errors import DeviceTimeout, ModelError, PortError
+from toolkit.flash import FlashError, flash
+from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
+from toolkit.image.model_image import HEADER_SIZE, image_size
+from toolkit.model import load_model
+from toolkit.model.synth import ModelBuilder
+from toolkit.virtual.protocol_vdev import board_for_url
+
+from conftest import REFERENCE_MODEL
+from test_synth import every_op_model
+
+
+def test_flash_then_bench_runs_the_new_model(tmp_path: Path) -> None:
+    url = "vdev://esp32s3?realtime=0&id=flash-bench"
+    model = load_model(REFERENCE_MODEL)
+    out = tmp_path / "flash.json"
+    assert main(["flash", "--port", url, str(REFERENCE_MODEL), "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["model_slot"] == "model_a" and written["model_sequence"] == 1
+    assert written["writes"][0]["bytes"] == image_size(model.size)
+    with Session.open(url) as session:
+        summary = run_bench(session, model, [np.zeros((1, 8, 8, 1), np.int8)], BenchPlan(2),
+                            ResultsStore(tmp_path / "r.sqlite"), url)
+    assert not summary["model_uploaded"] and summary["outputs_match_reference"]
+    second = flash(url, get_board("esp32s3"), load_model(every_op_model()))
+    assert second.model_slot == "model_b" and second.model_sequence == 2
+
+
+def test_refusals_happen_before_the_board_is_touched(tmp_path: Path) -> None:
+    url = "vdev://esp32s3?realtime=0&id=flash-refuse"
+    board = board_for_url(url)
+    before = board.flash.read(0, board.flash.size)
+    b = ModelBuilder(2)
+    x = b.input((1, 8, 8, 4))
+    custom = load_model(b.build([x], [b.custom("MyOp", x)]))
+    with pytest.raises(ModelError, match="will not run"):
+        flash(url, get_board("esp32s3"), custom)
+    tiny_ram = dataclasses.replace(get_board("esp32s3"), arena_bytes=1024)
+    with pytest.raises(ModelError, match="arena"):
+        flash(url, tiny_ram, load_model(REFERENCE_MODEL))
+    assert board.flash.read(0, board.flash.size) == before
+    result = flash(url, get_board("esp32s3"), custom, force=True)  # --force writes it anyway
+    assert result.model_slot == "model_a"
+
+
+def test_bad_ports_and_files() -> None:
+    with pytest.raises(PortError, match="no such port"):
+        flash("/dev/ttyNOPE9", get_board("esp32s3"), load_model(REFERENCE_MODEL))
+    assert main(["flash", "--port", "vdev://esp32s3"]) == 1
+    assert main(["flash", "--port", "vdev://esp32s3", "--firmware", "/nonexistent/app.bin"]) == 9
+
+
+def test_power_cut_sweep_never_leaves_a_corrupt_model_running(tmp_path: Path) -> None:
+    """Cut the power after N bytes of a model update, for N across the whole image: the next
+    boot runs a verified model, the old one or the new one, and `info` says which."""
+    old, new = load_model(REFERENCE_MODEL), load_model(every_op_model())
+    length = image_size(new.size)
+    complete = HEADER_SIZE + new.size  # what follows is 0xFF padding, the same as erased flash
+    seen = set()
+    for cut in sorted({0, 1, 255, 256, 257, 1000, complete // 2, complete - 1, complete, length - 1, length}):
+        url = f"vdev://esp32s3?realtime=0&id=cut-{cut}"
+        board = board_for_url(url)
+        board.install_model(old.data)
+        board.boot(download=False)
+        with Session.open(url, timeout=0.5, retries=0) as session:
+            session.hello()
+            board.flash.cut_after = cut
+            try:
+                session.upload_model(new.data, commit_timeout=0.5)
+            except DeviceTimeout:
+                pass  # the board lost power mid-write
+        board.power_cycle()
+        with Session.open(url) as session:
+            info = session.hello()
+        running = info.model_sha256.hex()
+        assert info.model_ready and running in (old.sha256, new.sha256)
+        expected = new.sha256 if cut >= complete else old.sha256
+        assert running == expected, f"cut after {cut} bytes"
+        seen.add(running)
+    assert seen == {old.sha256, new.sha256}
+
+
+def test_power_cut_during_an_esptool_write(tmp_path: Path) -> None:
+    url = "vdev://esp32s3?realtime=0&id=cut-esptool"
+    board = board_for_url(url)
+    old = load_model(REFERENCE_MODEL)
+    board.install_model(old.data)
+    board.boot(download=False)
+    board.flash.cut_after = 2_000
+    with pytest.raises(FlashError, match="old model stays in charge"):
+        flash(url, get_board("esp32s3"), load_model(every_op_model()))
+    board.power_cycle()
+    with Session.open(url) as session:
+        assert session.hello().model_sha256.hex() == old.sha256

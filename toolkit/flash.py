@@ -1,0 +1,192 @@
+"""Writing firmware and model images to a board with esptool's Python API (never its CLI).
+
+A model goes into the inactive model slot with a sequence number one above the newest, so a
+write cut short leaves the old model in charge: the firmware only runs a slot whose SHA-256
+checks. Everything that can be refused is refused before the board is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import serial
+
+from toolkit.boards import Board
+from toolkit.errors import ModelError, PortError, ToolkitError
+from toolkit.image import app_image
+from toolkit.image.model_image import HEADER_SIZE, build_image, check_fits, parse_header, verify_slot
+from toolkit.image.partitions import (
+    MODEL_SLOTS,
+    TABLE_OFFSET,
+    TABLE_SIZE,
+    Partition,
+    PartitionError,
+    find,
+    from_binary,
+    load_csv,
+)
+from toolkit.model.inspect import inspect_model
+from toolkit.model.reader import TFLiteModel
+from toolkit.ports import _explain, open_port
+
+CHIP_NAME = "ESP32-S3"
+
+
+class FlashError(ToolkitError):
+    exit_code = 9
+
+
+@dataclass(frozen=True)
+class Write:
+    name: str
+    offset: int
+    data: bytes
+
+    @property
+    def deflated(self) -> int:
+        return len(zlib.compress(self.data, 9))
+
+
+@dataclass
+class FlashResult:
+    writes: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    model_slot: str | None = None
+    model_sequence: int | None = None
+    model_sha256: str | None = None
+
+    @property
+    def wire_bytes_estimate(self) -> int:
+        return sum(w["deflated_bytes"] for w in self.writes)
+
+
+def firmware_writes(source: str | Path) -> list[Write]:
+    """Firmware files from an ESP-IDF build folder (its flasher_args.json) or OFFSET=FILE items."""
+    path = Path(source)
+    if path.is_dir():
+        args = path / "flasher_args.json"
+        if not args.exists():
+            raise FlashError(f"{path} has no flasher_args.json", "give the ESP-IDF build folder of device/ (idf.py build)")
+        files = json.loads(args.read_text()).get("flash_files", {})
+        return [Write(name, int(offset, 0), _read(path / name)) for offset, name in files.items()]
+    offset, _, name = str(source).partition("=")
+    if not name:
+        raise FlashError(f"'{source}' is neither a build folder nor OFFSET=FILE", "e.g. --firmware 0x10000=espml-fw.bin")
+    return [Write(Path(name).name, int(offset, 0), _read(Path(name)))]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FlashError(f"cannot read {path}: {exc.strerror}", "check the firmware path") from None
+
+
+def check_firmware(writes: list[Write], force: bool) -> None:
+    for write in writes:
+        if write.offset in (0x0,) or write.name.endswith((".bin",)) and write.offset >= 0x10000:
+            if not app_image.check_image(write.data) and not force:
+                raise FlashError(f"{write.name} is not a valid ESP32-S3 image", "check the file, or --force")
+
+
+def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], force: bool) -> None:
+    """Refuse, before anything is written, a model that is too large or will not run."""
+    slot = find(partitions, MODEL_SLOTS[0])
+    check_fits(model, slot.size)
+    report = inspect_model(model, board)
+    if not report.fits and not force:
+        why = "; ".join([f"{p.op}: {p.reason}" for p in report.problems]
+                        + [f"{b.name}: {b.used:,} > {b.available:,}" for b in report.budgets if not b.fits])
+        raise ModelError(f"this model will not run on the {board.name} firmware ({why})",
+                         "see 'espml inspect', or pass --force to write it anyway")
+
+
+@contextlib.contextmanager
+def esptool_quiet() -> Iterator[None]:
+    """esptool prints through its own logger; a library call keeps it silent."""
+    from esptool.logger import log
+
+    log.set_verbosity("silent")
+    try:
+        yield
+    finally:
+        log.set_verbosity("auto")
+
+
+def _connect(port: str, before: str, stub: bool):
+    from esptool.cmds import detect_chip, run_stub
+    from esptool.util import FatalError
+
+    open_port(port).close()  # our own messages for a missing, busy or forbidden port
+    try:
+        esp = detect_chip(port, baud=115200, connect_mode=before, connect_attempts=3)
+    except serial.SerialException as exc:
+        raise _explain(port, exc) from None
+    except FatalError as exc:
+        raise PortError(f"no ESP bootloader answered on {port}: {str(exc).splitlines()[0]}",
+                        "hold BOOT while pressing RESET, or check --before") from None
+    if esp.CHIP_NAME != CHIP_NAME:
+        esp._port.close()
+        raise FlashError(f"the board is an {esp.CHIP_NAME}, not an {CHIP_NAME}", "connect an ESP32-S3 board")
+    return run_stub(esp) if stub else esp
+
+
+def choose_slot(read, partitions: list[Partition]) -> tuple[Partition, int]:
+    """The slot to write and the sequence number to give it: never the slot that is running."""
+    slots = [find(partitions, name) for name in MODEL_SLOTS]
+    headers = [parse_header(read(p.offset, HEADER_SIZE)) for p in slots]
+    sequences = [h.sequence if h else 0 for h in headers]
+    newest = max(range(len(slots)), key=lambda i: sequences[i])
+    newest_valid = headers[newest] is not None and verify_slot(
+        read(slots[newest].offset, HEADER_SIZE + headers[newest].payload_length)) is not None
+    target = 1 - newest if newest_valid else newest
+    return slots[target], max(sequences) + 1
+
+
+def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: list[Write] | None = None,
+          force: bool = False, before: str = "default-reset", after: str = "hard-reset", stub: bool = True,
+          progress=None) -> FlashResult:
+    from esptool.cmds import attach_flash, read_flash, reset_chip, write_flash
+    from esptool.util import FatalError
+
+    firmware = firmware or []
+    check_firmware(firmware, force)
+    table = next((w for w in firmware if w.offset == TABLE_OFFSET), None)
+    partitions = from_binary(table.data) if table else load_csv()
+    if model is not None:
+        check_model(model, board, partitions, force)
+    result, started = FlashResult(), time.monotonic()
+    with esptool_quiet():
+        esp = _connect(port, before, stub)
+        try:
+            attach_flash(esp)
+            writes = list(firmware)
+            if model is not None:
+                if table is None:
+                    try:
+                        partitions = from_binary(read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True))
+                    except PartitionError:
+                        pass  # a blank board: the firmware's table is what it will get
+                slot, sequence = choose_slot(lambda o, n: read_flash(esp, o, n, no_progress=True), partitions)
+                writes.append(Write(f"model -> {slot.name}", slot.offset, build_image(model, sequence)))
+                result.model_slot, result.model_sequence, result.model_sha256 = slot.name, sequence, model.sha256
+            for number, write in enumerate(writes, 1):
+                if progress:
+                    progress(write.name, number, len(writes))
+                write_flash(esp, [(write.offset, write.data)], compress=True)
+                result.writes.append({"name": write.name, "offset": write.offset, "bytes": len(write.data),
+                                      "deflated_bytes": write.deflated})
+            reset_chip(esp, after)
+        except FatalError as exc:
+            raise FlashError(f"flashing failed: {str(exc).splitlines()[0]}",
+                             "the old model stays in charge; check the cable and try again") from None
+        finally:
+            esp._port.close()
+    result.seconds = time.monotonic() - started
+    return result
