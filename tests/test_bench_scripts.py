@@ -29,3 +29,14 @@ def test_inspect_accuracy_script(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["heads_exact"] == figures["models_checked"]
     assert figures["worst_total_error"] <= 0.01
+
+
+def test_flash_update_script(tmp_path: Path) -> None:
+    out = tmp_path / "fu.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "flash_update.py"), "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert {"wire_vs_deflated", "speedup_vs_full_flash"} <= set(figures)
+    assert figures["wire_vs_deflated"] <= 1.05  # byte counts are deterministic; seconds are not asserted
+    assert figures["full_flash"]["wire_bytes_to_device"] > 3 * figures["model_only"]["wire_bytes_to_device"]

@@ -96,3 +96,17 @@ def test_boot_text_of_a_board_with_no_bootable_app() -> None:
         assert b"No bootable app partitions" in text
     finally:
         board.power_off()
+
+
+def test_a_large_application_image_boots() -> None:
+    from toolkit.image import app_image
+
+    board = VirtualBoard()
+    big = app_image.build_image([(app_image.DROM_ADDRESS, app_image.app_description("espml-fw", "2.0.0")),
+                                 (app_image.IRAM_ENTRY, os.urandom(700_000))])
+    board.flash.write(0x10000, big)
+    board.power_on()
+    try:
+        assert board.mode == "app" and board.app.firmware_version == "2.0.0"
+    finally:
+        board.power_off()

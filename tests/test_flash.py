@@ -14,7 +14,7 @@ from toolkit.cli import main
 from toolkit.errors import DeviceTimeout, ModelError, PortError
 from toolkit.flash import FlashError, flash
 from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
-from toolkit.image.model_image import HEADER_SIZE, image_size
+from toolkit.image.model_image import SECTOR, build_image, image_size
 from toolkit.model import load_model
 from toolkit.model.synth import ModelBuilder
 from toolkit.virtual.protocol_vdev import board_for_url
@@ -30,7 +30,8 @@ def test_flash_then_bench_runs_the_new_model(tmp_path: Path) -> None:
     assert main(["flash", "--port", url, str(REFERENCE_MODEL), "--json", str(out)]) == 0
     written = json.loads(out.read_text())
     assert written["model_slot"] == "model_a" and written["model_sequence"] == 1
-    assert written["writes"][0]["bytes"] == image_size(model.size)
+    assert sum(w["bytes"] for w in written["writes"]) == image_size(model.size)
+    assert written["writes"][-1]["name"].endswith("header")  # the header goes last
     with Session.open(url) as session:
         summary = run_bench(session, model, [np.zeros((1, 8, 8, 1), np.int8)], BenchPlan(2),
                             ResultsStore(tmp_path / "r.sqlite"), url)
@@ -63,14 +64,24 @@ def test_bad_ports_and_files() -> None:
     assert main(["flash", "--port", "vdev://esp32s3", "--firmware", "/nonexistent/app.bin"]) == 9
 
 
+def multi_sector_model() -> bytes:
+    b = ModelBuilder(5)
+    x = b.input((1, 8, 8, 16))
+    return b.build([x], [b.fully_connected(b.reshape(x, (1, -1)), 64)])
+
+
 def test_power_cut_sweep_never_leaves_a_corrupt_model_running(tmp_path: Path) -> None:
     """Cut the power after N bytes of a model update, for N across the whole image: the next
     boot runs a verified model, the old one or the new one, and `info` says which."""
-    old, new = load_model(REFERENCE_MODEL), load_model(every_op_model())
-    length = image_size(new.size)
-    complete = HEADER_SIZE + new.size  # what follows is 0xFF padding, the same as erased flash
+    old, new = load_model(REFERENCE_MODEL), load_model(multi_sector_model())
+    image = build_image(new, sequence=2)
+    data_bytes = len(image) - SECTOR  # written first
+    header_sector = image[:SECTOR]
+    # The new model counts once the header sector is in; its trailing 0xFF equal erased flash.
+    threshold = data_bytes + len(header_sector.rstrip(b"\xff"))
     seen = set()
-    for cut in sorted({0, 1, 255, 256, 257, 1000, complete // 2, complete - 1, complete, length - 1, length}):
+    for cut in sorted({0, 1, 1000, data_bytes // 2, data_bytes - 1, data_bytes, data_bytes + 255,
+                       threshold - 1, threshold, len(image)}):
         url = f"vdev://esp32s3?realtime=0&id=cut-{cut}"
         board = board_for_url(url)
         board.install_model(old.data)
@@ -87,8 +98,7 @@ def test_power_cut_sweep_never_leaves_a_corrupt_model_running(tmp_path: Path) ->
             info = session.hello()
         running = info.model_sha256.hex()
         assert info.model_ready and running in (old.sha256, new.sha256)
-        expected = new.sha256 if cut >= complete else old.sha256
-        assert running == expected, f"cut after {cut} bytes"
+        assert running == (new.sha256 if cut >= threshold else old.sha256), f"cut after {cut} bytes"
         seen.add(running)
     assert seen == {old.sha256, new.sha256}
 
@@ -99,9 +109,9 @@ def test_power_cut_during_an_esptool_write(tmp_path: Path) -> None:
     old = load_model(REFERENCE_MODEL)
     board.install_model(old.data)
     board.boot(download=False)
-    board.flash.cut_after = 2_000
+    board.flash.cut_after = 20_000
     with pytest.raises(FlashError, match="old model stays in charge"):
-        flash(url, get_board("esp32s3"), load_model(every_op_model()))
+        flash(url, get_board("esp32s3"), load_model(multi_sector_model()))
     board.power_cycle()
     with Session.open(url) as session:
         assert session.hello().model_sha256.hex() == old.sha256

@@ -1,8 +1,8 @@
 """Writing firmware and model images to a board with esptool's Python API (never its CLI).
 
-A model goes into the inactive model slot with a sequence number one above the newest, so a
-write cut short leaves the old model in charge: the firmware only runs a slot whose SHA-256
-checks. Everything that can be refused is refused before the board is touched.
+A model goes into the inactive model slot with a sequence number one above the newest, data
+first and header last, so a write cut short leaves the old model in charge: the firmware only
+runs a slot whose SHA-256 checks. Everything that can be refused is refused before the board is touched.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import serial
 from toolkit.boards import Board
 from toolkit.errors import ModelError, PortError, ToolkitError
 from toolkit.image import app_image
-from toolkit.image.model_image import HEADER_SIZE, build_image, check_fits, parse_header, verify_slot
+from toolkit.image.model_image import HEADER_SIZE, SECTOR, build_image, check_fits, parse_header
 from toolkit.image.partitions import (
     MODEL_SLOTS,
     TABLE_OFFSET,
@@ -138,15 +138,22 @@ def _connect(port: str, before: str, stub: bool):
 
 
 def choose_slot(read, partitions: list[Partition]) -> tuple[Partition, int]:
-    """The slot to write and the sequence number to give it: never the slot that is running."""
+    """The slot to write and its sequence number: the slot whose header is older (or blank).
+
+    Images are written data first and header sector last (``model_writes``), so the slot with
+    the newest header is always complete: it is the one running, and it is never the target.
+    """
     slots = [find(partitions, name) for name in MODEL_SLOTS]
     headers = [parse_header(read(p.offset, HEADER_SIZE)) for p in slots]
     sequences = [h.sequence if h else 0 for h in headers]
-    newest = max(range(len(slots)), key=lambda i: sequences[i])
-    newest_valid = headers[newest] is not None and verify_slot(
-        read(slots[newest].offset, HEADER_SIZE + headers[newest].payload_length)) is not None
-    target = 1 - newest if newest_valid else newest
+    target = min(range(len(slots)), key=lambda i: sequences[i])
     return slots[target], max(sequences) + 1
+
+
+def model_writes(slot: Partition, image: bytes) -> list[Write]:
+    """The image's data sectors, then its first sector (the header) once they are all in place."""
+    writes = [Write(f"model -> {slot.name} data", slot.offset + SECTOR, image[SECTOR:])] if len(image) > SECTOR else []
+    return writes + [Write(f"model -> {slot.name} header", slot.offset, image[:SECTOR])]
 
 
 def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: list[Write] | None = None,
@@ -174,7 +181,7 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
                     except PartitionError:
                         pass  # a blank board: the firmware's table is what it will get
                 slot, sequence = choose_slot(lambda o, n: read_flash(esp, o, n, no_progress=True), partitions)
-                writes.append(Write(f"model -> {slot.name}", slot.offset, build_image(model, sequence)))
+                writes += model_writes(slot, build_image(model, sequence))
                 result.model_slot, result.model_sequence, result.model_sha256 = slot.name, sequence, model.sha256
             for number, write in enumerate(writes, 1):
                 if progress:

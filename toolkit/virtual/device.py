@@ -164,7 +164,7 @@ class VirtualBoard:
                 raise PartitionError("no model partitions")
         except PartitionError as exc:
             return rom + f"E (75) boot: partition table: {exc.message}\r\n".encode(), None
-        info = app_image.app_info(self.flash.read(app.offset, min(app.size, 0x10000)))
+        info = app_image.app_info(self.flash.read(app.offset, app.size))
         if info is None:
             return rom + b"E (95) esp_image: image at 0x%x has invalid magic byte\r\n" % app.offset + \
                 b"E (101) boot: Factory app partition is not bootable\r\nE (107) boot: No bootable app partitions\r\n", None

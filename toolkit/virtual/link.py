@@ -19,11 +19,13 @@ class PacedPipe:
         self._line_free_at = 0.0
         self._cond = threading.Condition()
         self._closed = False
+        self.bytes_written = 0  # everything ever sent down this line, for benchmarks
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         with self._cond:
+            self.bytes_written += len(data)
             now = time.monotonic()
             start = max(now, self._line_free_at)
             self._line_free_at = start + len(data) * self.byte_time

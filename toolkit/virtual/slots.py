@@ -60,8 +60,9 @@ class ModelSlots:
         """Write ``data`` as the newest model image into slot ``index`` (may raise PowerCut)."""
         image = build_image(load_model(data), self.next_sequence())
         partition = self.partitions[index]
-        self.flash.erase(partition.offset, -(-len(image) // SECTOR) * SECTOR)
-        self.flash.program(partition.offset, image)
+        self.flash.erase(partition.offset, len(image))
+        self.flash.program(partition.offset + SECTOR, image[SECTOR:])  # data first,
+        self.flash.program(partition.offset, image[:SECTOR])  # then the header that makes it count
 
     def invalidate(self, index: int) -> None:
         """Erase the first sector of a slot (its header), so the other slot takes over again."""
