@@ -127,6 +127,36 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0 if report.fits else 8
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from toolkit.convert import require_convert_extra
+
+    require_convert_extra()
+    from toolkit.optimize import report
+    from toolkit.optimize.load import check_runs, load_data, load_factory_model
+    from toolkit.optimize.pipeline import Sequence, parse_order
+
+    order = parse_order(args.stages)
+    model = load_factory_model(args.model, args.weights)
+    data = load_data(args.data, args.labels)
+    check_runs(model, data)
+    out = Path(args.out)
+    with errors.status("optimising..."):
+        result = Sequence(model, data, args.budget).run(order, out, baseline_float_tflite=args.baseline)
+    paths = report.write(result, out)
+    table = Table(title=f"optimisation of {args.model} (budget {args.budget} points)", title_justify="left")
+    for key, title in report.COLUMNS:
+        table.add_column(title, justify="left" if key in ("stage", "status") else "right")
+    for row in result.rows:
+        table.add_row(*(report.cell(key, row.get(key)) for key, _ in report.COLUMNS))
+    console.print(table)
+    console.print(report.markdown(result).split("\n\n", 1)[-1].strip() if "compression_ratio" in report.summary(result)
+                  else "")
+    console.print(f"wrote {', '.join(str(p) for p in paths.values())}" + (f", {result.onnx_path}" if result.onnx_path else ""))
+    return 0
+
+
 def cmd_flash(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -229,6 +259,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="4 for the ESP32-S3 (default), 8 to compare with TFLM on a 64-bit host")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("optimize", help="fold, prune, factorise and quantise a torch model, stage by stage")
+    p.add_argument("--model", required=True, metavar="MODULE:FACTORY", help="a function returning the torch module")
+    p.add_argument("--weights", help="its state_dict (torch.save)")
+    p.add_argument("--data", default="digits", help="'digits' (bundled) or an .npy array of inputs (NCHW)")
+    p.add_argument("--labels", help=".npy labels for --data, to report accuracy")
+    p.add_argument("--budget", type=float, default=0.5, help="accuracy a stage may cost, in points (default 0.5)")
+    p.add_argument("--stages", default="fold,separable,prune,lowrank,quantize",
+                   help="order of stages: fold, separable, prune, lowrank, quantize (last)")
+    p.add_argument("--baseline", action="store_true", help="also convert the original to float32 TFLite for the ratio")
+    p.add_argument("--out", default=".espml/optimize", help="folder for the int8 model, report.json/.md and ONNX")
+    p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("flash", help="write firmware and/or a model to a board with esptool")
     p.add_argument("--port", required=True, help="pyserial URL of the board")

@@ -1,0 +1,1 @@
+"""The multi-component optimisation sequence for torch models (needs the 'convert' extra)."""

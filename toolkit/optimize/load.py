@@ -1,0 +1,83 @@
+"""Getting the user's model and data: a Python factory plus weights, and arrays or the bundled digits."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import InputDataError, ModelError
+from toolkit.optimize.pipeline import Data
+
+HELD_OUT_FRACTION = 0.2
+CALIBRATION_SAMPLES = 200
+
+
+def load_factory_model(spec: str, weights: str | None = None):
+    """``package.module:factory`` -> the module it returns, with ``weights`` (a state_dict) loaded."""
+    import torch
+
+    module_name, _, factory_name = spec.partition(":")
+    if not module_name or not factory_name:
+        raise ModelError(f"'{spec}' is not MODULE:FACTORY", "e.g. --model toolkit.reference:build_reference_cnn")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+    except ImportError as exc:
+        raise ModelError(f"cannot import {module_name}: {exc}", "check the module path (run from its folder)") from None
+    except AttributeError:
+        raise ModelError(f"{module_name} has no '{factory_name}'", "give the name of a function returning the model") from None
+    model = factory()
+    if not isinstance(model, torch.nn.Module):
+        raise ModelError(f"{spec} returned a {type(model).__name__}, not a torch.nn.Module", "return the model")
+    if weights:
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ModelError(f"cannot read weights {weights}: {str(exc).splitlines()[0]}",
+                             "give a state_dict saved with torch.save(model.state_dict(), PATH)") from None
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ModelError(f"the weights do not match {spec}: {str(exc).splitlines()[1].strip()}",
+                             "use the weights saved from this same architecture") from None
+    return model.eval()
+
+
+def split(x: np.ndarray, y: np.ndarray | None, seed: int = 0) -> Data:
+    order = np.random.default_rng(seed).permutation(len(x))
+    cut = int(len(x) * (1 - HELD_OUT_FRACTION))
+    train, held = order[:cut], order[cut:]
+    return Data(x[train], None if y is None else y[train], x[held], None if y is None else y[held],
+                x[train][:CALIBRATION_SAMPLES])
+
+
+def load_data(source: str, labels: str | None = None) -> Data:
+    """``digits`` (the bundled set, its fixed split) or an .npy array of inputs in the model's layout."""
+    if source == "digits":
+        from toolkit.reference import load_digits_split
+
+        s = load_digits_split()
+        return Data(s.train_x, s.train_y, s.test_x, s.test_y, s.train_x[:CALIBRATION_SAMPLES])
+    path = Path(source)
+    if not path.is_file() or path.suffix != ".npy":
+        raise InputDataError(f"data not found or not .npy: {source}", "give 'digits' or an .npy array of inputs")
+    x = np.load(path).astype(np.float32)
+    y = np.load(labels).astype(np.int64) if labels else None
+    if y is not None and len(y) != len(x):
+        raise InputDataError(f"{len(x)} inputs but {len(y)} labels", "give one label per input")
+    return split(x, y)
+
+
+def check_runs(model, data: Data) -> None:
+    import torch
+
+    try:
+        with torch.no_grad():
+            model.eval()(torch.from_numpy(data.eval_x[:1].astype(np.float32)))
+    except Exception as exc:  # torch raises many kinds on a shape mismatch
+        raise InputDataError(f"the model cannot run on inputs of shape {list(data.eval_x.shape[1:])}: "
+                             f"{str(exc).splitlines()[0]}", "give data in the model's input layout (NCHW)") from None

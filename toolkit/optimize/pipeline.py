@@ -1,0 +1,189 @@
+"""The optimisation sequence: stages in the user's order, each checked against an accuracy budget.
+
+After each stage a report row: parameters, MACs, float bytes, accuracy on held-out data and top-1
+agreement with the original. A stage that costs more than the budget is retried at a lower
+strength, and rolled back if no strength fits; the row says which happened. Quantisation to a
+full-integer int8 TFLite model (through toolkit.convert) comes last.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import ToolkitError
+from toolkit.optimize import measure
+from toolkit.optimize.fold import clean_up
+from toolkit.optimize.lowrank import factorise
+from toolkit.optimize.prune import prune
+from toolkit.optimize.separable import make_separable
+
+log = logging.getLogger(__name__)
+FineTune = Callable[[object], object]
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    title: str
+    apply: Callable  # (model, sample, strength) -> model
+    strengths: tuple  # strongest first
+    finetune: bool
+
+
+STAGES: dict[str, Stage] = {
+    "fold": Stage("fold", "graph clean-up: BatchNorm folded, dropout and identity removed",
+                  lambda m, x, s: clean_up(m, x), (None,), False),
+    "prune": Stage("prune", "structured pruning (L1, channels)",
+                   lambda m, x, s: prune(m, x, s), (0.75, 0.625, 0.5, 0.375, 0.25), True),
+    "lowrank": Stage("lowrank", "low-rank factorisation (SVD)",
+                     lambda m, x, s: factorise(m, x, s), (0.9, 0.95, 0.98, 0.995), True),
+    "separable": Stage("separable", "depthwise-separable replacement",
+                       lambda m, x, s: make_separable(m, x, s), (8, 32), True),
+}
+DEFAULT_ORDER = ("fold", "separable", "prune", "lowrank", "quantize")
+
+
+@dataclass(frozen=True)
+class Data:
+    train_x: np.ndarray
+    train_y: np.ndarray | None
+    eval_x: np.ndarray
+    eval_y: np.ndarray | None
+    calibration_x: np.ndarray
+
+
+@dataclass
+class Result:
+    rows: list[dict] = field(default_factory=list)
+    model: object = None
+    tflite: bytes | None = None
+    onnx_path: str | None = None
+    baseline_float_tflite_bytes: int | None = None
+
+    @property
+    def accuracy_drop_points(self) -> float | None:
+        first, last = self.rows[0].get("accuracy"), self.rows[-1].get("accuracy")
+        return None if first is None or last is None else 100 * (first - last)
+
+
+def parse_order(text: str) -> list[str]:
+    order = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in order if s not in STAGES and s != "quantize"]
+    if unknown:
+        raise ToolkitError(f"unknown stage(s): {', '.join(unknown)}",
+                           f"choose from {', '.join(list(STAGES) + ['quantize'])}")
+    if "quantize" in order and order[-1] != "quantize":
+        raise ToolkitError("quantize must be the last stage", "put quantize at the end of --stages")
+    return order
+
+
+def default_finetune(data: Data, teacher, epochs: int = 30, lr: float = 2e-3, temperature: float = 4.0,
+                     seed: int = 0) -> FineTune:
+    """The built-in fine-tuning: a short Adam loop on the training data that learns from the
+    labels and from the original model's softened outputs (knowledge distillation), so a pruned
+    or factorised model recovers what the original knew. Without labels it distils alone."""
+
+    def finetune(model):
+        import torch
+        import torch.nn.functional as F
+
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        x = torch.from_numpy(data.train_x.astype(np.float32))
+        y = torch.from_numpy(data.train_y.astype(np.int64)) if data.train_y is not None else None
+        with torch.no_grad():
+            soft_targets = F.softmax(teacher.eval()(x) / temperature, dim=1)
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
+        for _ in range(epochs):
+            model.train()
+            for batch in torch.randperm(len(x), generator=generator).split(64):
+                optimiser.zero_grad()
+                logits = model(x[batch])
+                distil = F.kl_div(F.log_softmax(logits / temperature, dim=1), soft_targets[batch],
+                                  reduction="batchmean") * temperature ** 2
+                loss = distil if y is None else 0.5 * F.cross_entropy(logits, y[batch]) + 0.5 * distil
+                loss.backward()
+                optimiser.step()
+            schedule.step()
+        return model.eval()
+
+    return finetune
+
+
+class Sequence:
+    def __init__(self, original, data: Data, budget_points: float = 0.5, finetune: FineTune | None = None) -> None:
+        self.original = original.eval()
+        self.data = data
+        self.budget = budget_points
+        self.finetune = finetune or default_finetune(data, self.original)
+        self.reference_predictions = measure.predictions(self.original, data.eval_x)
+
+    def row(self, stage: str, model, status: str, strength=None, title: str = "") -> dict:
+        x = self.data.eval_x
+        predicted = measure.predictions(model, x)
+        return {
+            "stage": stage, "title": title or stage, "status": status, "strength": strength,
+            "parameters": measure.parameters(model), "macs": measure.macs(model, x),
+            "float_bytes": measure.float_bytes(model), "tflite_bytes": None,
+            "accuracy": float(np.mean(predicted == self.data.eval_y)) if self.data.eval_y is not None else None,
+            "agreement": float(np.mean(predicted == self.reference_predictions)),
+        }
+
+    def cost_points(self, row: dict, baseline: dict) -> float:
+        if row["accuracy"] is not None and baseline["accuracy"] is not None:
+            return 100 * (baseline["accuracy"] - row["accuracy"])
+        return 100 * (1 - row["agreement"])
+
+    def run_stage(self, stage: Stage, model, baseline: dict) -> tuple[object, dict]:
+        for number, strength in enumerate(stage.strengths):
+            candidate = stage.apply(model, self.data.eval_x, strength)
+            if stage.finetune:
+                candidate = self.finetune(candidate)
+            row = self.row(stage.key, candidate, "applied", strength, stage.title)
+            cost = self.cost_points(row, baseline)
+            if cost <= self.budget:
+                if number:
+                    row["status"] = f"reduced to {strength}"  # stronger settings cost more than the budget
+                return candidate, row
+            log.info("%s at %s costs %.2f points, over the %.2f budget", stage.key, strength, cost, self.budget)
+        row = self.row(stage.key, model, "rolled back", None, stage.title)  # every strength cost too much
+        return model, row
+
+    def run(self, order: list[str], out_dir: Path | None = None, baseline_float_tflite: bool = False) -> Result:
+        result = Result()
+        baseline = self.row("original", self.original, "as given")
+        result.rows.append(baseline)
+        model = self.original
+        for key in order:
+            if key == "quantize":
+                self.quantize(model, result, out_dir, baseline_float_tflite)
+                continue
+            model, row = self.run_stage(STAGES[key], model, baseline)
+            result.rows.append(row)
+        result.model = model
+        return result
+
+    def quantize(self, model, result: Result, out_dir: Path | None, baseline_float_tflite: bool) -> None:
+        from toolkit.convert import convert
+        from toolkit.convert.parity import tflite_outputs
+
+        work = Path(out_dir) if out_dir else None
+        converted, _ = convert(model, self.data.calibration_x, work / "convert" if work else None)
+        if baseline_float_tflite:
+            _, float_bytes = convert(self.original, self.data.calibration_x,
+                                     work / "baseline" if work else None, keep_float=True)
+            result.baseline_float_tflite_bytes = len(float_bytes)
+        outputs = tflite_outputs(converted.tflite, self.data.eval_x)
+        predicted = outputs.argmax(1)
+        row = self.row("quantize", model, "applied", None, "post-training int8 quantisation")
+        row["tflite_bytes"] = len(converted.tflite)
+        row["accuracy"] = float(np.mean(predicted == self.data.eval_y)) if self.data.eval_y is not None else None
+        row["agreement"] = float(np.mean(predicted == self.reference_predictions))
+        result.rows.append(row)
+        result.tflite, result.onnx_path = converted.tflite, str(converted.onnx_path)

@@ -1,0 +1,58 @@
+"""The per-stage report as JSON and Markdown (the terminal table is the CLI's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from toolkit.optimize.pipeline import Result
+
+COLUMNS = (("stage", "stage"), ("status", "status"), ("strength", "strength"), ("parameters", "params"), ("macs", "MACs"),
+           ("float_bytes", "float B"), ("tflite_bytes", "int8 B"), ("accuracy", "accuracy"),
+           ("agreement", "agreement"))
+
+
+def cell(key: str, value) -> str:
+    if value is None:
+        return ""
+    if key in ("accuracy", "agreement"):
+        return f"{value:.2%}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def summary(result: Result) -> dict:
+    final = result.rows[-1]
+    data = {"rows": result.rows, "accuracy_drop_points": result.accuracy_drop_points,
+            "final_tflite_bytes": final.get("tflite_bytes"), "onnx": result.onnx_path}
+    if result.baseline_float_tflite_bytes and final.get("tflite_bytes"):
+        data["baseline_float_tflite_bytes"] = result.baseline_float_tflite_bytes
+        data["compression_ratio"] = result.baseline_float_tflite_bytes / final["tflite_bytes"]
+    return data
+
+
+def markdown(result: Result) -> str:
+    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in result.rows:
+        lines.append("| " + " | ".join(cell(key, row.get(key if key != "stage" else "title")) for key, _ in COLUMNS) + " |")
+    lines.append("\nStrength: the pruned fraction of channels (prune), the retained singular-value energy "
+                 "(lowrank), the least input channels a replaced convolution has (separable). A stage over the "
+                 "accuracy budget is retried weaker ('reduced to') or 'rolled back'. Agreement: top-1 agreement "
+                 "with the original model on the held-out data.")
+    data = summary(result)
+    if "compression_ratio" in data:
+        lines.append(f"\nint8 model {data['final_tflite_bytes']:,} bytes: {data['compression_ratio']:.1f}x smaller "
+                     f"than the unoptimised model's float32 TFLite ({data['baseline_float_tflite_bytes']:,} bytes).")
+    if data["accuracy_drop_points"] is not None:
+        lines.append(f"Accuracy change: {-data['accuracy_drop_points']:+.2f} points on held-out data.")
+    return "\n".join(lines) + "\n"
+
+
+def write(result: Result, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md"}
+    paths["json"].write_text(json.dumps(summary(result), indent=2) + "\n")
+    paths["markdown"].write_text(markdown(result))
+    if result.tflite:
+        paths["tflite"] = out_dir / "model_int8.tflite"
+        paths["tflite"].write_bytes(result.tflite)
+    return paths
