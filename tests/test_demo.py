@@ -16,6 +16,7 @@ def test_demo_with_bundled_model(tmp_path: Path, monkeypatch, capsys) -> None:
     result = json.loads((tmp_path / "demo.json").read_text())
     bench = result["bench"]
     assert bench["simulated"] and bench["outputs_match_reference"] and bench["n"] == 30
+    assert result["flashed"]["slot"] == "model_a" and not bench["model_uploaded"]  # flashed, then found running
     assert bench["accuracy"] == bench["host_accuracy"] >= 0.95
     assert (tmp_path / ".espml" / "results.sqlite").exists()
     out = capsys.readouterr().out
@@ -29,8 +30,11 @@ def test_demo_trains_and_converts_in_a_relative_work_folder(tmp_path: Path, monk
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--n", "20", "--work", "rel/demo", "--json", "demo.json"]) == 0
     result = json.loads((tmp_path / "demo.json").read_text())
-    assert result["model_source"] == "trained and converted now"
-    assert [s["stage"] for s in result["stages"]] == ["train", "convert int8"]
-    assert result["stages"][0]["heldout_accuracy"] >= 0.97
-    assert result["stages"][1]["top1_agreement"] >= 0.99
+    assert result["model_source"] == "trained, optimised and converted now"
+    stages = result["stages"]
+    assert [s["stage"] for s in stages] == ["original", "fold", "separable", "prune", "lowrank", "quantize"]
+    assert stages[0]["accuracy"] >= 0.97
+    assert stages[0]["accuracy"] - stages[-1]["accuracy"] <= 0.005  # the 0.5-point budget
+    assert stages[-1]["tflite_bytes"] < 60_000
     assert result["bench"]["outputs_match_reference"]
+    assert result["bench"]["accuracy"] == result["bench"]["host_accuracy"]

@@ -93,20 +93,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with _progress() as progress:
         result = run_demo(Path(args.work), Path(args.db), args.n, not args.no_retrain, progress=_progress_callback(progress))
     console.print(f"reference model: {result.model_source}")
-    stages = Table(title="model", title_justify="left")
-    for column in ("stage", "parameters", "tflite bytes", "held-out accuracy", "top-1 agreement"):
-        stages.add_column(column, justify="left" if column == "stage" else "right")
+    stages = Table(title="model: optimisation stages (held-out digits)", title_justify="left")
+    for column in ("stage", "status", "params", "int8 B", "accuracy", "agreement"):
+        stages.add_column(column, justify="left" if column in ("stage", "status") else "right")
     for row in result.stages:
-        accuracy = row.get("heldout_accuracy")
-        agreement = row.get("top1_agreement")
-        stages.add_row(row["stage"], f"{row['parameters']:,}" if "parameters" in row else "",
-                       f"{row['tflite_bytes']:,}" if "tflite_bytes" in row else "",
-                       f"{accuracy:.2%}" if accuracy is not None else "",
-                       f"{agreement:.2%}" if agreement is not None else "")
+        stages.add_row(row["stage"], row["status"], f"{row['parameters']:,}",
+                       f"{row['tflite_bytes']:,}" if row.get("tflite_bytes") else "",
+                       f"{row['accuracy']:.2%}" if row.get("accuracy") is not None else "",
+                       f"{row['agreement']:.2%}" if row.get("agreement") is not None else "")
     console.print(stages)
+    f = result.flashed
+    console.print(f"flashed with esptool into {f['slot']} (sequence {f['sequence']}): {f['wire_bytes']:,} deflated bytes "
+                  f"in {f['seconds']:.1f} s over a link modelled at 921600 baud [yellow](simulated board)[/]")
     console.print(bench_table(result.bench))
     console.print(SIMULATED_NOTE)
-    _write_json(args.json, {"model_source": result.model_source, "stages": result.stages, "bench": result.bench})
+    _write_json(args.json, {"model_source": result.model_source, "stages": result.stages, "flashed": result.flashed,
+                            "bench": result.bench})
     return 0 if result.bench["outputs_match_reference"] else 7
 
 

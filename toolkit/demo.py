@@ -1,4 +1,5 @@
-"""`espml demo`: the reference model from training to figures measured on the virtual board."""
+"""`espml demo`: the reference model from training, optimisation and conversion, flashed with
+esptool into the virtual board, to figures measured there."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.boards import get_board
+from toolkit.flash import flash
 from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
 from toolkit.model import load_model
 
 log = logging.getLogger(__name__)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "reference"
-DEMO_PORT = "vdev://esp32s3?baud=921600"
+DEMO_PORT = "vdev://esp32s3?baud=921600&id=demo"  # one board for flashing and benchmarking
 CALIBRATION_SAMPLES = 200
 
 
@@ -26,6 +29,7 @@ class DemoResult:
     stages: list[dict] = field(default_factory=list)
     bench: dict = field(default_factory=dict)
     model_path: str = ""
+    flashed: dict = field(default_factory=dict)
 
 
 def conversion_available() -> bool:
@@ -33,19 +37,14 @@ def conversion_available() -> bool:
 
 
 def build_model(work: Path, stages: list[dict]) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """Train and convert the reference CNN; return the int8 model and the held-out data."""
-    from toolkit.convert import convert
-    from toolkit.convert.parity import check_parity
-    from toolkit.reference import accuracy, parameter_count, trained_reference
+    """Train the reference CNN, run the optimisation sequence and int8 conversion on it."""
+    from toolkit.optimize.pipeline import DEFAULT_ORDER, Data, Sequence
+    from toolkit.reference import trained_reference
 
     model, split = trained_reference()
-    stages.append({"stage": "train", "parameters": parameter_count(model),
-                   "heldout_accuracy": accuracy(model, split.test_x, split.test_y)})
-    result, _ = convert(model, split.train_x[:CALIBRATION_SAMPLES], work / "convert")
-    parity = check_parity(model, result.tflite, split.test_x, split.test_y)
-    stages.append({"stage": "convert int8", "tflite_bytes": len(result.tflite),
-                   "heldout_accuracy": parity.int8_accuracy, "top1_agreement": parity.top1_agreement,
-                   "max_abs_error": parity.max_abs_error})
+    data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES])
+    result = Sequence(model, data, budget_points=0.5).run(list(DEFAULT_ORDER), work / "optimize")
+    stages += result.rows
     return result.tflite, split.test_x, split.test_y
 
 
@@ -55,17 +54,21 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
     stages: list[dict] = []
     if retrain and conversion_available():
         tflite, test_x, test_y = build_model(work, stages)
-        source = "trained and converted now"
+        source = "trained, optimised and converted now"
     else:
         tflite = (FIXTURES / "digits_cnn_int8.tflite").read_bytes()
         test_x, test_y = np.load(FIXTURES / "heldout_x.npy"), np.load(FIXTURES / "heldout_y.npy")
         facts = json.loads((FIXTURES / "reference.json").read_text())
-        stages.append({"stage": "bundled int8 model", "tflite_bytes": len(tflite),
-                       "heldout_accuracy": facts["parity"]["int8_accuracy"]})
+        stages.append({"stage": "bundled int8", "status": "not optimised", "parameters": facts["parameters"],
+                       "tflite_bytes": len(tflite), "accuracy": facts["parity"]["int8_accuracy"],
+                       "agreement": facts["parity"]["top1_agreement"]})
         source = "bundled fixture (install the 'convert' extra to train and convert it here)"
     model_path = work / "digits_cnn_int8.tflite"
     model_path.write_bytes(tflite)
     model = load_model(tflite)
+    written = flash(port, get_board("esp32s3"), model)  # esptool, through the board's reset circuit
+    flashed = {"slot": written.model_slot, "sequence": written.model_sequence, "seconds": written.seconds,
+               "wire_bytes": written.wire_bytes_estimate}
     samples = [x.transpose(1, 2, 0)[None] for x in test_x]  # the int8 model takes NHWC
     count = len(samples) if n is None else n
     store = ResultsStore(db)
@@ -75,4 +78,4 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
                                 store, port, progress)
     finally:
         store.close()
-    return DemoResult(source, stages, summary, str(model_path))
+    return DemoResult(source, stages, summary, str(model_path), flashed)

@@ -116,6 +116,10 @@ def default_finetune(data: Data, teacher, epochs: int = 30, lr: float = 2e-3, te
     return finetune
 
 
+def _same_size(a, b, x: np.ndarray) -> bool:
+    return measure.parameters(a) == measure.parameters(b) and measure.macs(a, x) == measure.macs(b, x)
+
+
 class Sequence:
     def __init__(self, original, data: Data, budget_points: float = 0.5, finetune: FineTune | None = None) -> None:
         self.original = original.eval()
@@ -143,6 +147,8 @@ class Sequence:
     def run_stage(self, stage: Stage, model, baseline: dict) -> tuple[object, dict]:
         for number, strength in enumerate(stage.strengths):
             candidate = stage.apply(model, self.data.eval_x, strength)
+            if number == 0 and _same_size(candidate, model, self.data.eval_x) and stage.finetune:
+                return model, self.row(stage.key, model, "nothing to change", None, stage.title)
             if stage.finetune:
                 candidate = self.finetune(candidate)
             row = self.row(stage.key, candidate, "applied", strength, stage.title)

@@ -159,14 +159,17 @@ def channels_to_keep(channels: int, ratio: float) -> int:
     return keep
 
 
-def prune(model, sample: np.ndarray, ratio: float):
-    """Return a pruned copy: each prunable group loses about ``ratio`` of its channels (L1 ranking)."""
+def prune(model, sample: np.ndarray, ratio: float, layers: set[str] | None = None):
+    """Return a pruned copy: each prunable group loses about ``ratio`` of its channels (L1 ranking).
+    ``layers`` limits pruning to the groups that contain one of these producer modules."""
     import torch
 
     graph = trace(model, sample)
     masks: dict = {}  # consumer node -> boolean mask over its input features
     for group in find_groups(graph):
         if not group.prunable or len({_out_channels(p._module) for p in group.producers}) != 1:
+            continue
+        if layers is not None and not layers & {p.target for p in group.producers}:
             continue
         channels = group.channels
         keep_count = channels_to_keep(channels, ratio)

@@ -43,7 +43,8 @@ def markdown(result: Result) -> str:
         lines.append(f"\nint8 model {data['final_tflite_bytes']:,} bytes: {data['compression_ratio']:.1f}x smaller "
                      f"than the unoptimised model's float32 TFLite ({data['baseline_float_tflite_bytes']:,} bytes).")
     if data["accuracy_drop_points"] is not None:
-        lines.append(f"Accuracy change: {-data['accuracy_drop_points']:+.2f} points on held-out data.")
+        change = round(-data["accuracy_drop_points"], 6) + 0.0  # no "-0.00"
+        lines.append(f"Accuracy change: {change:+.2f} points on held-out data.")
     return "\n".join(lines) + "\n"
 
 

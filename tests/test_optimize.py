@@ -1,0 +1,204 @@
+"""The optimisation stages: each keeps the function it must; the budget; the report; the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from toolkit.cli import main  # noqa: E402
+from toolkit.optimize.fold import clean_up  # noqa: E402
+from toolkit.optimize.graph import trace  # noqa: E402
+from toolkit.optimize.lowrank import factorise, factorise_conv, factorise_linear  # noqa: E402
+from toolkit.optimize.measure import macs, parameters  # noqa: E402
+from toolkit.optimize.pipeline import Data, Sequence, parse_order  # noqa: E402
+from toolkit.optimize.prune import find_groups, prune  # noqa: E402
+from toolkit.optimize.separable import separable  # noqa: E402
+from toolkit.reference import build_reference_cnn, build_residual_cnn  # noqa: E402
+
+X = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
+
+
+def randomise_batchnorm(model) -> None:
+    torch.manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+
+
+def outputs(model, x=X):
+    with torch.no_grad():
+        return model.eval()(torch.from_numpy(x))
+
+
+@pytest.mark.parametrize("factory", [build_reference_cnn, build_residual_cnn])
+def test_batchnorm_folding_is_exact(factory) -> None:
+    torch.manual_seed(0)
+    model = factory()
+    randomise_batchnorm(model)
+    folded = clean_up(model, X)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in folded.modules())
+    assert torch.allclose(outputs(model), outputs(folded), atol=1e-4)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+
+
+def test_linear_batchnorm1d_folds_too() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+    randomise_batchnorm(model)
+    assert torch.allclose(outputs(model), outputs(clean_up(model, X)), atol=1e-5)
+
+
+def zero_channels(model, names: list[str], channels: list[int]) -> None:
+    """Make some output channels exactly zero (weights and bias), as pruning would cost nothing."""
+    with torch.no_grad():
+        for name in names:
+            layer = model.get_submodule(name)
+            layer.weight[channels] = 0
+            if layer.bias is not None:
+                layer.bias[channels] = 0
+
+
+def test_pruning_zero_channels_keeps_the_function() -> None:
+    torch.manual_seed(0)
+    model = clean_up(build_reference_cnn(), X)
+    zero_channels(model, ["0"], list(range(16)))  # half of the first conv's 32 channels
+    pruned = prune(model, X, ratio=0.5, layers={"0"})
+    assert pruned.get_submodule("0").out_channels == 16 and pruned.get_submodule("3").in_channels == 16
+    assert torch.allclose(outputs(model), outputs(pruned), atol=1e-5)
+    assert torch.equal(outputs(prune(model, X, ratio=0.0)), outputs(model))
+
+
+def test_residual_producers_are_pruned_together() -> None:
+    torch.manual_seed(0)
+    model = clean_up(build_residual_cnn(), X)
+    groups = {tuple(sorted(p.target for p in g.producers)) for g in find_groups(trace(model, X))}
+    assert ("block1.pointwise.0", "stem.0") in groups
+    assert ("block2.pointwise.0", "block3.pointwise.0", "expand.0") in groups
+    zero_channels(model, ["stem.0", "block1.pointwise.0"], list(range(16)))
+    with torch.no_grad():
+        model.get_submodule("block1.depthwise.0").weight[:16] = 0
+    pruned = prune(model, X, ratio=0.5, layers={"stem.0"})
+    assert pruned.get_submodule("stem.0").out_channels == pruned.get_submodule("block1.pointwise.0").out_channels == 16
+    assert pruned.get_submodule("block1.depthwise.0").groups == 16
+    assert torch.allclose(outputs(model), outputs(pruned), atol=1e-5)
+    pruned_more = prune(model, X, ratio=0.75)  # shapes stay consistent whatever is cut
+    assert outputs(pruned_more).shape == (16, 10)
+
+
+def test_factorisation_at_full_rank_is_exact() -> None:
+    torch.manual_seed(0)
+    linear = nn.Linear(64, 48)
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(48, 4) @ torch.randn(4, 64))  # rank 4
+    pair = factorise_linear(linear, energy=1.0)
+    assert pair[0].out_features == 4
+    x = torch.randn(5, 64)
+    assert torch.allclose(linear(x), pair(x), atol=1e-4)
+    conv = nn.Conv2d(16, 32, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_((torch.randn(32, 3) @ torch.randn(3, 16 * 9)).reshape(32, 16, 3, 3))
+    pair = factorise_conv(conv, energy=1.0)
+    image = torch.randn(2, 16, 8, 8)
+    assert pair[0].out_channels == 3 and torch.allclose(conv(image), pair(image), atol=1e-4)
+
+
+def test_factorise_skips_the_output_layer_and_layers_it_would_grow() -> None:
+    torch.manual_seed(0)
+    model = clean_up(build_reference_cnn(), X)
+    factored = factorise(model, X, energy=1.0)
+    assert parameters(factored) == parameters(model)  # full rank never saves parameters here
+    assert isinstance(factorise(model, X, 0.5).get_submodule("14"), nn.Linear)
+
+
+def test_separable_replacement_is_exact_for_separable_kernels() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 3, padding=1)
+    with torch.no_grad():
+        per_channel = torch.einsum("oi,ik->oik", torch.randn(16, 8), torch.randn(8, 9))
+        conv.weight.copy_(per_channel.reshape(16, 8, 3, 3))
+    image = torch.randn(2, 8, 6, 6)
+    assert torch.allclose(conv(image), separable(conv)(image), atol=1e-4)
+
+
+def test_reported_parameters_and_macs_match_hand_counts() -> None:
+    model = build_reference_cnn()
+    by_hand = (9 * 32 + 2 * 32) + (32 * 9 * 64 + 2 * 64) + (64 * 9 * 64 + 2 * 64) + (1024 * 128 + 128) + (128 * 10 + 10)
+    assert parameters(model) == by_hand
+    assert macs(model, X) == 8 * 8 * 32 * 9 + 8 * 8 * 64 * 32 * 9 + 4 * 4 * 64 * 64 * 9 + 1024 * 128 + 128 * 10
+
+
+def small_data(n: int = 120) -> Data:
+    from toolkit.reference import load_digits_split
+
+    s = load_digits_split()
+    return Data(s.train_x[:n], s.train_y[:n], s.test_x[:60], s.test_y[:60], s.train_x[:32])
+
+
+def test_budget_rolls_back_a_stage_that_costs_too_much() -> None:
+    torch.manual_seed(0)
+    model = build_reference_cnn().eval()
+    no_training = lambda m: m  # noqa: E731 - pruning an untrained net without fine-tuning changes predictions
+    result = Sequence(model, small_data(), budget_points=-1.0, finetune=no_training).run(["fold", "prune"])
+    rows = {row["stage"]: row for row in result.rows}
+    assert rows["prune"]["status"] == "rolled back"
+    assert rows["prune"]["parameters"] == rows["fold"]["parameters"]
+    generous = Sequence(model, small_data(), budget_points=100.0, finetune=no_training).run(["fold", "prune"])
+    assert generous.rows[-1]["status"] == "applied" and generous.rows[-1]["strength"] == 0.75
+
+
+def test_stage_order_is_checked() -> None:
+    from toolkit.errors import ToolkitError
+
+    assert parse_order("prune, fold,quantize") == ["prune", "fold", "quantize"]
+    with pytest.raises(ToolkitError, match="unknown stage"):
+        parse_order("fold,squash")
+    with pytest.raises(ToolkitError, match="last"):
+        parse_order("quantize,fold")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--model", "toolkit.reference:no_such_factory"], "has no 'no_such_factory'"),
+    (["--model", "no_such_module_xyz:f"], "cannot import"),
+    (["--model", "toolkit.reference"], "is not MODULE:FACTORY"),
+])
+def test_cli_bad_models(args: list[str], needle: str, capsys) -> None:
+    assert main(["optimize", *args]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_cli_weights_that_do_not_match(tmp_path: Path, capsys) -> None:
+    torch.save(build_residual_cnn().state_dict(), tmp_path / "w.pt")
+    assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn", "--weights", str(tmp_path / "w.pt")]) == 2
+    assert "do not match" in capsys.readouterr().err
+
+
+def test_cli_data_of_the_wrong_shape(tmp_path: Path, capsys) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((20, 3, 5, 5), np.float32))
+    assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn", "--data", str(tmp_path / "x.npy")]) == 2
+    assert "cannot run on inputs of shape [3, 5, 5]" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_writes_model_report_and_onnx(tmp_path: Path) -> None:
+    pytest.importorskip("onnx2tf")
+    torch.manual_seed(0)
+    from toolkit.reference import load_digits_split, train
+
+    model = train(build_reference_cnn(), load_digits_split(), epochs=3)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    out = tmp_path / "out"
+    assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn", "--weights", str(tmp_path / "w.pt"),
+                 "--stages", "fold,prune,quantize", "--budget", "2", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [r["stage"] for r in report["rows"]] == ["original", "fold", "prune", "quantize"]
+    assert report["final_tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
+    assert Path(report["onnx"]).exists() and (out / "report.md").read_text().startswith("| stage")
