@@ -6,13 +6,12 @@ from dataclasses import asdict, dataclass, field
 
 from toolkit.boards import Board
 from toolkit.boards.firmware import firmware_ops
-from toolkit.model.arena import align_up, plan_head
+from toolkit.image.model_image import image_size
+from toolkit.model.arena import plan_head
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
 from toolkit.model.work import op_work
 
-FLASH_SECTOR = 4096
-MODEL_IMAGE_HEADER_BYTES = 256  # the model image header in front of the TFLite bytes
 BOUNDARY_CONVERSIONS = ("QUANTIZE", "DEQUANTIZE")
 
 
@@ -128,10 +127,6 @@ def _tensor_facts(tensor) -> dict:
             "quantisation": quantisation, "bytes": tensor.nbytes, "constant": tensor.is_constant}
 
 
-def model_image_bytes(model: TFLiteModel) -> int:
-    return align_up(MODEL_IMAGE_HEADER_BYTES + model.size, FLASH_SECTOR)
-
-
 def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Problem]:
     """Ops the firmware cannot run: Flex, custom, unregistered, or float inside an int8 model."""
     problems = []
@@ -168,7 +163,7 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         out_shape = list(model.tensors[op.outputs[0]].shape) if op.outputs else []
         ops.append(OpReport(op.index, op.kind, out_shape, work.macs, work.weight_bytes, estimate.cycles,
                             estimate.microseconds, op.kind in registered, dict(op.options)))
-    flash = model_image_bytes(model)
+    flash = image_size(model.size)
     budgets = [
         Budget("model image vs model slot (flash)", flash, board.model_slot_bytes),
         Budget("tensor arena vs firmware arena (RAM)", head.size + tail, board.arena_bytes),
