@@ -21,3 +21,13 @@ def test_c_codec_and_image_parser_pass_every_vector(tmp_path: Path) -> None:
     assert found, result.stdout
     passed, failed = map(int, found.groups())
     assert failed == 0 and passed >= 30, result.stdout
+
+
+def test_every_manifest_op_has_a_resolver_mapping() -> None:
+    """The firmware build generates its resolver from device/main/ops.txt; an op without a
+    mapping in op_resolver.h would fail that build, so catch it here."""
+    from toolkit.boards.firmware import firmware_ops
+
+    header = (HOST_TEST.parent / "main" / "op_resolver.h").read_text()
+    mapped = set(re.findall(r"#define ESPML_ADD_([A-Z0-9_]+)\(r\)", header))
+    assert firmware_ops() <= mapped, sorted(firmware_ops() - mapped)
