@@ -170,3 +170,17 @@ def test_real_models_bench_equal_to_reference(path: Path, db_path: Path) -> None
     with Session.open(url) as session:
         summary = run_bench(session, model, samples, BenchPlan(3), ResultsStore(db_path), url)
     assert summary["outputs_match_reference"] and summary["simulated"]
+
+
+def test_log_frames_reach_the_device_logger_and_reset_reboots(reference_model_path: Path, caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="toolkit.device"):
+        with Session.open(FAST) as session:
+            session.hello()
+            session.upload_model(reference_model_path.read_bytes())
+            assert any("ready in slot A" in r.getMessage() for r in caplog.records)
+            before = len(session.boot_text)
+            session.reset()
+            info = session.hello()
+            assert info.model_ready and len(session.boot_text) > before  # it booted again, from flash

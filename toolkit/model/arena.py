@@ -41,9 +41,6 @@ class HeadPlan:
     peak_scope: int  # the scope at which the most bytes are live
     live_at_peak: tuple[int, ...]  # tensor indices live then
 
-    def live_bytes(self, scope: int) -> int:
-        return sum(b.size for b in self.buffers if b.first <= scope <= b.last)
-
 
 def tensor_lifetimes(model: TFLiteModel) -> dict[int, tuple[int, int]]:
     """First-created and last-used scope of every tensor that TFLM plans."""

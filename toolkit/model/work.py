@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from toolkit.boards import OpWork
 from toolkit.model.reader import OpInfo, TFLiteModel
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    return math.prod(shape) if shape else 1
 
 
 def op_work(model: TFLiteModel, op: OpInfo) -> OpWork:

@@ -338,7 +338,9 @@ class FirmwareApp:
             self._load_active()
             kept = "no model" if previous is None else f"slot {'AB'[previous]}"
             return self._error(frame, code, f"{error}; {kept} stays active")
-        return self._reply(frame, SlotAnswer(slot).pack())
+        note = self.log_frame(2, f"I espml: model {self.loaded.model.sha256[:12]} ready in slot {'AB'[slot]}, "
+                                 f"arena {self.loaded.arena_bytes} of {self.board.arena_bytes} bytes")
+        return note + self._reply(frame, SlotAnswer(slot).pack())
 
     _HANDLERS = {
         MsgType.HELLO: _on_hello,

@@ -10,7 +10,6 @@ behind the usual two-transistor auto-reset circuit on DTR and RTS.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -224,10 +223,5 @@ class VirtualBoard:
                 return b""
             return self.app.receive(data)
         return b""  # off or halted: nothing listens
-
-    @property
-    def model_sha256(self) -> str | None:
-        slot = self.app.slots.active if self.app else None
-        return hashlib.sha256(slot.data).hexdigest() if slot else None
 
 

@@ -36,6 +36,3 @@ class SlipDecoder:
             else:
                 self._frame.append(byte)
         return frames
-
-    def reset(self) -> None:
-        self._frame, self._escape = None, False
