@@ -202,3 +202,30 @@ def test_cli_writes_model_report_and_onnx(tmp_path: Path) -> None:
     assert [r["stage"] for r in report["rows"]] == ["original", "fold", "prune", "quantize"]
     assert report["final_tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
     assert Path(report["onnx"]).exists() and (out / "report.md").read_text().startswith("| stage")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["torchscript", "exported"])
+def test_saved_model_files_are_quantised_and_structural_stages_say_why_not(tmp_path: Path, kind: str) -> None:
+    pytest.importorskip("onnx2tf")
+    from toolkit.optimize.load import load_model
+
+    torch.manual_seed(0)
+    model = build_reference_cnn().eval()
+    example = torch.from_numpy(X[:1])
+    path = tmp_path / ("m.ts" if kind == "torchscript" else "m.pt2")
+    if kind == "torchscript":
+        torch.jit.trace(model, example).save(str(path))
+    else:
+        torch.export.save(torch.export.export(model, (example,)), str(path))
+    loaded = load_model(str(path))
+    result = Sequence(loaded, small_data(), budget_points=100).run(["fold", "prune", "quantize"], tmp_path / "out")
+    statuses = {row["stage"]: row["status"] for row in result.rows}
+    assert statuses["fold"].startswith(("not applicable", "nothing to change"))
+    assert statuses["quantize"] == "applied" and result.tflite
+
+
+def test_unreadable_model_file(tmp_path: Path, capsys) -> None:
+    (tmp_path / "junk.pt2").write_bytes(b"not a model")
+    assert main(["optimize", "--model", str(tmp_path / "junk.pt2")]) == 2
+    assert "cannot load" in capsys.readouterr().err

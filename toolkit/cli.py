@@ -136,11 +136,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     require_convert_extra()
     from toolkit.optimize import report
-    from toolkit.optimize.load import check_runs, load_data, load_factory_model
+    from toolkit.optimize.load import check_runs, load_data, load_model
     from toolkit.optimize.pipeline import Sequence, parse_order
 
     order = parse_order(args.stages)
-    model = load_factory_model(args.model, args.weights)
+    model = load_model(args.model, args.weights)
     data = load_data(args.data, args.labels)
     check_runs(model, data)
     out = Path(args.out)
@@ -170,10 +170,10 @@ def cmd_flash(args: argparse.Namespace) -> int:
         raise ToolkitError("nothing to flash", "give a MODEL.tflite, --firmware, or both")
     model = load_model(args.model) if args.model else None
     firmware = [w for item in (args.firmware or []) for w in firmware_writes(item)]
-    with errors.status("flashing...") as status:
-        result = flash(args.port, get_board(args.board), model, firmware, force=args.force, before=args.before,
-                       after=args.after, stub=not args.no_stub,
-                       progress=lambda name, i, n: status.update(f"writing {name} ({i}/{n})"))
+    on_terminal = console.is_terminal
+    result = flash(args.port, get_board(args.board), model, firmware, force=args.force, before=args.before,
+                   after=args.after, stub=not args.no_stub, show_esptool=on_terminal,
+                   progress=lambda name, i, n: console.print(f"writing {name} ({i}/{n})") if on_terminal else None)
     table = Table(title=f"flashed {args.port} in {result.seconds:.1f} s", title_justify="left")
     for column in ("what", "offset", "bytes", "deflated (on the wire)"):
         table.add_column(column, justify="left" if column == "what" else "right")
@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("optimize", help="fold, prune, factorise and quantise a torch model, stage by stage")
-    p.add_argument("--model", required=True, metavar="MODULE:FACTORY", help="a function returning the torch module")
+    p.add_argument("--model", required=True, metavar="MODULE:FACTORY|FILE",
+                   help="a function returning the torch module, or a TorchScript / ExportedProgram (.pt2) file")
     p.add_argument("--weights", help="its state_dict (torch.save)")
     p.add_argument("--data", default="digits", help="'digits' (bundled) or an .npy array of inputs (NCHW)")
     p.add_argument("--labels", help=".npy labels for --data, to report accuracy")

@@ -108,11 +108,11 @@ def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], f
 
 
 @contextlib.contextmanager
-def esptool_quiet() -> Iterator[None]:
-    """esptool prints through its own logger; a library call keeps it silent."""
+def esptool_quiet(quiet: bool = True) -> Iterator[None]:
+    """esptool prints through its own logger; a library call keeps it silent unless asked."""
     from esptool.logger import log
 
-    log.set_verbosity("silent")
+    log.set_verbosity("silent" if quiet else "auto")
     try:
         yield
     finally:
@@ -158,7 +158,8 @@ def model_writes(slot: Partition, image: bytes) -> list[Write]:
 
 def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: list[Write] | None = None,
           force: bool = False, before: str = "default-reset", after: str = "hard-reset", stub: bool = True,
-          progress=None) -> FlashResult:
+          progress=None, show_esptool: bool = False) -> FlashResult:
+    """Write ``firmware`` and/or ``model``. ``show_esptool`` lets esptool draw its progress bars."""
     from esptool.cmds import attach_flash, read_flash, reset_chip, write_flash
     from esptool.util import FatalError
 
@@ -169,7 +170,7 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
     if model is not None:
         check_model(model, board, partitions, force)
     result, started = FlashResult(), time.monotonic()
-    with esptool_quiet():
+    with esptool_quiet(not show_esptool):
         esp = _connect(port, before, stub)
         try:
             attach_flash(esp)

@@ -31,8 +31,10 @@ class Parity:
 def torch_outputs(model, data: np.ndarray) -> np.ndarray:
     import torch
 
+    from toolkit.optimize.measure import inference_mode
+
     with torch.no_grad():
-        return model.eval()(torch.from_numpy(data.astype(np.float32))).numpy()
+        return inference_mode(model)(torch.from_numpy(data.astype(np.float32))).numpy()
 
 
 def tflite_outputs(tflite: bytes, data: np.ndarray) -> np.ndarray:

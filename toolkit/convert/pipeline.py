@@ -44,11 +44,19 @@ def export_onnx(model, sample: np.ndarray, path: Path) -> Path:
     """Export a torch module (eval mode, batch 1) to ONNX with fixed shapes."""
     import torch
 
-    model = model.eval()
     example = torch.from_numpy(np.ascontiguousarray(sample[:1], dtype=np.float32))
     try:
-        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=["input"], output_names=["output"])
+        model = model.eval()
+        legacy = True
+    except NotImplementedError:
+        legacy = False  # a module from torch.export: no train/eval switch, export it with dynamo
+    try:
+        if legacy:
+            torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
+                              input_names=["input"], output_names=["output"])
+        else:
+            torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=False,
+                              input_names=["input"], output_names=["output"])
     except Exception as exc:  # torch raises many kinds for unexportable modules
         raise ConversionError(f"ONNX export failed: {exc}", "check that the model runs on a batch of one") from None
     return path

@@ -19,6 +19,9 @@ def trace(model, sample: np.ndarray):
     from torch.fx import symbolic_trace
     from torch.fx.passes.shape_prop import ShapeProp
 
+    if isinstance(model, torch.jit.ScriptModule):
+        raise GraphError("a TorchScript model has no module graph these stages can edit",
+                         "give the Python model (MODULE:FACTORY) to optimise it; TorchScript is quantised as it is")
     try:
         model = copy.deepcopy(model)
         graph = model if isinstance(model, torch.fx.GraphModule) else symbolic_trace(model.eval())

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import InputDataError, ModelError
+from toolkit.optimize.measure import inference_mode
 from toolkit.optimize.pipeline import Data
 
 HELD_OUT_FRACTION = 0.2
@@ -47,6 +48,28 @@ def load_factory_model(spec: str, weights: str | None = None):
     return model.eval()
 
 
+def load_model_file(path: str):
+    """A TorchScript file (torch.jit.save) or an ExportedProgram (.pt2, torch.export.save)."""
+    import torch
+
+    try:
+        if path.endswith(".pt2"):
+            return torch.export.load(path).module()
+        return torch.jit.load(path, map_location="cpu").eval()
+    except Exception as exc:  # torch raises many kinds for unreadable files
+        raise ModelError(f"cannot load {path} as TorchScript or an ExportedProgram: {str(exc).splitlines()[0][:120]}",
+                         "save it with torch.jit.save or torch.export.save, or give MODULE:FACTORY") from None
+
+
+def load_model(spec: str, weights: str | None = None):
+    """MODULE:FACTORY (with optional weights), or the path of a TorchScript or .pt2 file."""
+    if Path(spec).is_file():
+        if weights:
+            raise ModelError("--weights goes with MODULE:FACTORY", "a TorchScript or .pt2 file carries its weights")
+        return load_model_file(spec)
+    return load_factory_model(spec, weights)
+
+
 def split(x: np.ndarray, y: np.ndarray | None, seed: int = 0) -> Data:
     order = np.random.default_rng(seed).permutation(len(x))
     cut = int(len(x) * (1 - HELD_OUT_FRACTION))
@@ -77,7 +100,7 @@ def check_runs(model, data: Data) -> None:
 
     try:
         with torch.no_grad():
-            model.eval()(torch.from_numpy(data.eval_x[:1].astype(np.float32)))
+            inference_mode(model)(torch.from_numpy(data.eval_x[:1].astype(np.float32)))
     except Exception as exc:  # torch raises many kinds on a shape mismatch
         raise InputDataError(f"the model cannot run on inputs of shape {list(data.eval_x.shape[1:])}: "
                              f"{str(exc).splitlines()[0]}", "give data in the model's input layout (NCHW)") from None

@@ -39,22 +39,38 @@ def macs(model, sample: np.ndarray) -> int:
             handles.append(module.register_forward_hook(linear_hook))
     try:
         with torch.no_grad():
-            model.eval()(torch.from_numpy(np.ascontiguousarray(sample[:1], dtype=np.float32)))
+            inference_mode(model)(torch.from_numpy(np.ascontiguousarray(sample[:1], dtype=np.float32)))
     finally:
         for handle in handles:
             handle.remove()
     return total
 
 
+def inference_mode(model):
+    """eval() where the model supports it (a module from torch.export does not, and needs not)."""
+    try:
+        return model.eval()
+    except NotImplementedError:
+        return model
+
+
 def predictions(model, data: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Top-1 class per sample; one sample at a time for models fixed to batch 1 (torch.export)."""
     import torch
 
-    out = []
-    with torch.no_grad():
-        model.eval()
-        for start in range(0, len(data), batch):
-            out.append(model(torch.from_numpy(np.ascontiguousarray(data[start:start + batch], dtype=np.float32))))
-    return torch.cat(out).argmax(1).numpy()
+    def run(size: int) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            inference_mode(model)
+            for start in range(0, len(data), size):
+                chunk = np.ascontiguousarray(data[start:start + size], dtype=np.float32)
+                out.append(model(torch.from_numpy(chunk)))
+        return torch.cat(out).argmax(1).numpy()
+
+    try:
+        return run(batch)
+    except (AssertionError, RuntimeError):
+        return run(1)
 
 
 def accuracy(model, data: np.ndarray, labels: np.ndarray) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 from toolkit.errors import ToolkitError
 from toolkit.optimize import measure
 from toolkit.optimize.fold import clean_up
+from toolkit.optimize.graph import GraphError
 from toolkit.optimize.lowrank import factorise
 from toolkit.optimize.prune import prune
 from toolkit.optimize.separable import make_separable
@@ -122,7 +123,7 @@ def _same_size(a, b, x: np.ndarray) -> bool:
 
 class Sequence:
     def __init__(self, original, data: Data, budget_points: float = 0.5, finetune: FineTune | None = None) -> None:
-        self.original = original.eval()
+        self.original = measure.inference_mode(original)
         self.data = data
         self.budget = budget_points
         self.finetune = finetune or default_finetune(data, self.original)
@@ -146,8 +147,11 @@ class Sequence:
 
     def run_stage(self, stage: Stage, model, baseline: dict) -> tuple[object, dict]:
         for number, strength in enumerate(stage.strengths):
-            candidate = stage.apply(model, self.data.eval_x, strength)
-            if number == 0 and _same_size(candidate, model, self.data.eval_x) and stage.finetune:
+            try:
+                candidate = stage.apply(model, self.data.eval_x, strength)
+            except GraphError as exc:  # e.g. TorchScript: no module graph to edit
+                return model, self.row(stage.key, model, f"not applicable: {exc.message}", None, stage.title)
+            if number == 0 and _same_size(candidate, model, self.data.eval_x):
                 return model, self.row(stage.key, model, "nothing to change", None, stage.title)
             if stage.finetune:
                 candidate = self.finetune(candidate)
