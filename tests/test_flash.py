@@ -115,3 +115,38 @@ def test_power_cut_during_an_esptool_write(tmp_path: Path) -> None:
     board.power_cycle()
     with Session.open(url) as session:
         assert session.hello().model_sha256.hex() == old.sha256
+
+
+def test_firmware_from_a_build_folder_is_written_and_boots(tmp_path: Path) -> None:
+    import json as json_module
+
+    from toolkit.image import app_image
+    from toolkit.image.partitions import load_csv, to_binary
+
+    build = tmp_path / "build"
+    (build / "bootloader").mkdir(parents=True)
+    (build / "partition_table").mkdir()
+    (build / "bootloader" / "bootloader.bin").write_bytes(app_image.build_bootloader())
+    (build / "partition_table" / "partition-table.bin").write_bytes(to_binary(load_csv()))
+    (build / "espml-fw.bin").write_bytes(app_image.build_app("espml-fw", "7.7.7"))
+    (build / "flasher_args.json").write_text(json_module.dumps({"flash_files": {
+        "0x0": "bootloader/bootloader.bin", "0x8000": "partition_table/partition-table.bin",
+        "0x10000": "espml-fw.bin"}}))
+    url = "vdev://esp32s3?realtime=0&id=flash-firmware"
+    assert main(["flash", "--port", url, "--firmware", str(build), str(REFERENCE_MODEL)]) == 0
+    with Session.open(url) as session:
+        info = session.hello()
+    assert info.firmware_version == "7.7.7" and info.model_ready
+
+
+def test_garbage_firmware_is_refused_before_writing() -> None:
+    import os
+
+    from toolkit.flash import Write
+
+    url = "vdev://esp32s3?realtime=0&id=flash-garbage"
+    board = board_for_url(url)
+    before = board.flash.read(0, 0x20000)
+    with pytest.raises(FlashError, match="not a valid ESP32-S3 image"):
+        flash(url, get_board("esp32s3"), firmware=[Write("app.bin", 0x10000, os.urandom(4096))])
+    assert board.flash.read(0, 0x20000) == before

@@ -153,8 +153,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     for row in result.rows:
         table.add_row(*(report.cell(key, row.get(key)) for key, _ in report.COLUMNS))
     console.print(table)
-    console.print(report.markdown(result).split("\n\n", 1)[-1].strip() if "compression_ratio" in report.summary(result)
-                  else "")
+    for line in report.closing_lines(result):
+        console.print(line)
     console.print(f"wrote {', '.join(str(p) for p in paths.values())}" + (f", {result.onnx_path}" if result.onnx_path else ""))
     return 0
 

@@ -25,6 +25,7 @@ from toolkit.image.partitions import (
     MODEL_SLOTS,
     TABLE_OFFSET,
     TABLE_SIZE,
+    TYPES,
     Partition,
     PartitionError,
     find,
@@ -88,11 +89,12 @@ def _read(path: Path) -> bytes:
         raise FlashError(f"cannot read {path}: {exc.strerror}", "check the firmware path") from None
 
 
-def check_firmware(writes: list[Write], force: bool) -> None:
+def check_firmware(writes: list[Write], partitions: list[Partition], force: bool) -> None:
+    """The bootloader (0x0) and whatever goes to an app partition must be valid ESP32-S3 images."""
+    image_offsets = {0x0} | {p.offset for p in partitions if p.type == TYPES["app"]}
     for write in writes:
-        if write.offset in (0x0,) or write.name.endswith((".bin",)) and write.offset >= 0x10000:
-            if not app_image.check_image(write.data) and not force:
-                raise FlashError(f"{write.name} is not a valid ESP32-S3 image", "check the file, or --force")
+        if write.offset in image_offsets and not app_image.check_image(write.data) and not force:
+            raise FlashError(f"{write.name} is not a valid ESP32-S3 image", "check the file, or --force")
 
 
 def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], force: bool) -> None:
@@ -164,9 +166,9 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
     from esptool.util import FatalError
 
     firmware = firmware or []
-    check_firmware(firmware, force)
     table = next((w for w in firmware if w.offset == TABLE_OFFSET), None)
     partitions = from_binary(table.data) if table else load_csv()
+    check_firmware(firmware, partitions, force)
     if model is not None:
         check_model(model, board, partitions, force)
     result, started = FlashResult(), time.monotonic()

@@ -30,6 +30,18 @@ def summary(result: Result) -> dict:
     return data
 
 
+def closing_lines(result: Result) -> list[str]:
+    """The size ratio (when the baseline was converted) and the accuracy change, in words."""
+    data, lines = summary(result), []
+    if "compression_ratio" in data:
+        lines.append(f"int8 model {data['final_tflite_bytes']:,} bytes: {data['compression_ratio']:.1f}x smaller "
+                     f"than the unoptimised model's float32 TFLite ({data['baseline_float_tflite_bytes']:,} bytes).")
+    if data["accuracy_drop_points"] is not None:
+        change = round(-data["accuracy_drop_points"], 6) + 0.0  # no "-0.00"
+        lines.append(f"Accuracy change: {change:+.2f} points on held-out data.")
+    return lines
+
+
 def markdown(result: Result) -> str:
     lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in result.rows:
@@ -38,13 +50,7 @@ def markdown(result: Result) -> str:
                  "(lowrank), the least input channels a replaced convolution has (separable). A stage over the "
                  "accuracy budget is retried weaker ('reduced to') or 'rolled back'. Agreement: top-1 agreement "
                  "with the original model on the held-out data.")
-    data = summary(result)
-    if "compression_ratio" in data:
-        lines.append(f"\nint8 model {data['final_tflite_bytes']:,} bytes: {data['compression_ratio']:.1f}x smaller "
-                     f"than the unoptimised model's float32 TFLite ({data['baseline_float_tflite_bytes']:,} bytes).")
-    if data["accuracy_drop_points"] is not None:
-        change = round(-data["accuracy_drop_points"], 6) + 0.0  # no "-0.00"
-        lines.append(f"Accuracy change: {change:+.2f} points on held-out data.")
+    lines += ["", *closing_lines(result)]
     return "\n".join(lines) + "\n"
 
 

@@ -72,6 +72,7 @@ class VirtualBoard:
         self.boots = 0
         self._lines = (False, False)  # DTR, RTS as the host set them
         self._io0_low_seen = False
+        self._pending_reboot: bool | None = None  # a reboot asked for while a command is answered
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -195,7 +196,6 @@ class VirtualBoard:
 
     # --- serving ------------------------------------------------------------------------------
     def _serve(self) -> None:
-        self._pending_reboot = None
         while not self._stop.is_set():
             data = self.to_device.read_available(0.05)
             if not data:
