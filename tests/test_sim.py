@@ -55,3 +55,13 @@ def test_sim_refuses_non_loopback_addresses() -> None:
     with pytest.raises(PortError, match="only on loopback"):
         loopback_address("0.0.0.0:4000")
     assert loopback_address("127.0.0.1:4000") == ("127.0.0.1", 4000)
+
+
+def test_a_port_already_open_elsewhere_is_busy(tmp_path: Path) -> None:
+    proc, url = start_sim(tmp_path, "--pty")
+    try:
+        with Session.open(url):
+            with pytest.raises(PortError, match="busy"):
+                Session.open(url)
+    finally:
+        stop(proc)
