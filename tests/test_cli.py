@@ -82,3 +82,15 @@ def test_wrong_input_shape_and_hang_exit_codes(reference_model_path: Path, tmp_p
 def test_debug_shows_the_traceback() -> None:
     result = run_cli("--debug", "info", "--port", "/dev/ttyNOPE0")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_brackets_in_messages_survive(monkeypatch, capsys) -> None:
+    """Rich would read "[convert]" as markup and drop it from the hint."""
+    from toolkit.errors import MissingExtraError
+
+    def missing() -> None:
+        raise MissingExtraError("conversion needs the 'convert' extra", "pip install 'espml[convert]'")
+
+    monkeypatch.setattr("toolkit.convert.require_convert_extra", missing)
+    assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn"]) == 6
+    assert "pip install 'espml[convert]'" in capsys.readouterr().err

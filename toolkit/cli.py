@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from toolkit import __version__
@@ -313,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         hint = f" ({exc.hint})" if exc.hint else ""
-        errors.print(f"[bold red]espml: error:[/] {exc.message}{hint}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]espml: error:[/] {escape(exc.message + hint)}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         errors.print("espml: interrupted")

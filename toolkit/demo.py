@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from importlib import resources
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from toolkit.model import load_model
 
 log = logging.getLogger(__name__)
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "reference"
+BUNDLED = resources.files("toolkit.demo_data")  # fixtures/reference, shipped with the package
 DEMO_PORT = "vdev://esp32s3?baud=921600&id=demo"  # one board for flashing and benchmarking
 CALIBRATION_SAMPLES = 200
 
@@ -56,9 +57,10 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
         tflite, test_x, test_y = build_model(work, stages)
         source = "trained, optimised and converted now"
     else:
-        tflite = (FIXTURES / "digits_cnn_int8.tflite").read_bytes()
-        test_x, test_y = np.load(FIXTURES / "heldout_x.npy"), np.load(FIXTURES / "heldout_y.npy")
-        facts = json.loads((FIXTURES / "reference.json").read_text())
+        tflite = BUNDLED.joinpath("digits_cnn_int8.tflite").read_bytes()
+        with BUNDLED.joinpath("heldout_x.npy").open("rb") as x, BUNDLED.joinpath("heldout_y.npy").open("rb") as y:
+            test_x, test_y = np.load(x), np.load(y)
+        facts = json.loads(BUNDLED.joinpath("reference.json").read_text())
         stages.append({"stage": "bundled int8", "status": "not optimised", "parameters": facts["parameters"],
                        "tflite_bytes": len(tflite), "accuracy": facts["parity"]["int8_accuracy"],
                        "agreement": facts["parity"]["top1_agreement"]})
