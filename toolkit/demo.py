@@ -3,7 +3,6 @@ esptool into the virtual board, to figures measured there."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from importlib import resources
 import logging
@@ -34,7 +33,9 @@ class DemoResult:
 
 
 def conversion_available() -> bool:
-    return all(importlib.util.find_spec(name) for name in ("torch", "tensorflow", "onnx2tf", "sklearn"))
+    from toolkit.convert.pipeline import installed
+
+    return all(installed(name) for name in ("torch", "tensorflow", "onnx2tf", "sklearn"))
 
 
 def build_model(work: Path, stages: list[dict]) -> tuple[bytes, np.ndarray, np.ndarray]:

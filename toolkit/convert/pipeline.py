@@ -30,12 +30,19 @@ class ConversionResult:
     input_layout: str  # "NHWC" when onnx2tf transposed a 4-D NCHW input, else "as-is"
 
 
-def require_convert_extra() -> None:
-    """Check that the conversion packages are installed, without importing them."""
+def installed(name: str) -> bool:
+    """Whether a package can be imported, found without importing it (a broken install counts as missing)."""
     import importlib.util
 
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_convert_extra() -> None:
     for name in ("torch", "tensorflow", "onnx2tf", "onnx"):
-        if importlib.util.find_spec(name) is None:
+        if not installed(name):
             raise MissingExtraError(f"conversion needs the 'convert' extra ({name} is missing)",
                                     "pip install 'espml[convert]'")
 
