@@ -229,3 +229,24 @@ def test_unreadable_model_file(tmp_path: Path, capsys) -> None:
     (tmp_path / "junk.pt2").write_bytes(b"not a model")
     assert main(["optimize", "--model", str(tmp_path / "junk.pt2")]) == 2
     assert "cannot load" in capsys.readouterr().err
+
+
+def test_data_from_a_folder_of_class_subfolders(tmp_path: Path) -> None:
+    from toolkit.optimize.load import load_data
+    from toolkit.reference import load_digits_split
+
+    s = load_digits_split()
+    for i in range(60):
+        folder = tmp_path / f"class_{s.test_y[i]}"
+        folder.mkdir(exist_ok=True)
+        np.save(folder / f"{i:03d}.npy", s.test_x[i])
+    data = load_data(str(tmp_path))
+    assert len(data.train_x) + len(data.eval_x) == 60 and data.train_x.shape[1:] == (1, 8, 8)
+    names = sorted(d.name for d in tmp_path.iterdir())
+    label_of = {name: index for index, name in enumerate(names)}
+    assert set(data.eval_y) <= set(label_of.values())
+    (tmp_path / "empty").mkdir()
+    from toolkit.errors import InputDataError
+
+    with pytest.raises(InputDataError, match="no .npy or .png samples"):
+        load_data(str(tmp_path / "empty"))

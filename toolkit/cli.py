@@ -267,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="MODULE:FACTORY|FILE",
                    help="a function returning the torch module, or a TorchScript / ExportedProgram (.pt2) file")
     p.add_argument("--weights", help="its state_dict (torch.save)")
-    p.add_argument("--data", default="digits", help="'digits' (bundled) or an .npy array of inputs (NCHW)")
+    p.add_argument("--data", default="digits",
+                   help="'digits' (bundled), a folder (a subfolder per class, one .npy/.png per sample), "
+                        "or an .npy array of inputs (NCHW)")
     p.add_argument("--labels", help=".npy labels for --data, to report accuracy")
     p.add_argument("--budget", type=float, default=0.5, help="accuracy a stage may cost, in points (default 0.5)")
     p.add_argument("--stages", default="fold,separable,prune,lowrank,quantize",

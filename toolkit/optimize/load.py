@@ -78,16 +78,46 @@ def split(x: np.ndarray, y: np.ndarray | None, seed: int = 0) -> Data:
                 x[train][:CALIBRATION_SAMPLES])
 
 
+def _sample(path: Path) -> np.ndarray:
+    """One input in the model's layout: an .npy as saved, a PNG as channels-first floats in [0, 1]."""
+    if path.suffix.lower() == ".png":
+        from toolkit.harness.inputs import read_png
+
+        return read_png(path).transpose(2, 0, 1).astype(np.float32) / 255.0
+    return np.load(path).astype(np.float32)
+
+
+def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Samples from a folder: one subfolder per class (labels in sorted order), or a flat folder."""
+    def files(where: Path) -> list[Path]:
+        return sorted(p for p in where.iterdir() if p.suffix.lower() in (".npy", ".png"))
+
+    classes = sorted(d for d in folder.iterdir() if d.is_dir())
+    pairs = [(f, label) for label, d in enumerate(classes) for f in files(d)] if classes else \
+        [(f, None) for f in files(folder)]
+    if not pairs:
+        raise InputDataError(f"no .npy or .png samples in {folder}", "one sample per file, one subfolder per class")
+    try:
+        x = np.stack([_sample(f) for f, _ in pairs])
+    except ValueError:
+        raise InputDataError(f"the samples in {folder} differ in shape", "give samples of one shape") from None
+    return x, (np.array([label for _, label in pairs], dtype=np.int64) if classes else None)
+
+
 def load_data(source: str, labels: str | None = None) -> Data:
-    """``digits`` (the bundled set, its fixed split) or an .npy array of inputs in the model's layout."""
+    """``digits`` (the bundled set, its fixed split), a folder of samples, or an .npy array of inputs."""
     if source == "digits":
         from toolkit.reference import load_digits_split
 
         s = load_digits_split()
         return Data(s.train_x, s.train_y, s.test_x, s.test_y, s.train_x[:CALIBRATION_SAMPLES])
     path = Path(source)
+    if path.is_dir():
+        x, y = load_folder(path)
+        return split(x, y)
     if not path.is_file() or path.suffix != ".npy":
-        raise InputDataError(f"data not found or not .npy: {source}", "give 'digits' or an .npy array of inputs")
+        raise InputDataError(f"data not found or not .npy: {source}",
+                             "give 'digits', a folder of samples, or an .npy array of inputs")
     x = np.load(path).astype(np.float32)
     y = np.load(labels).astype(np.int64) if labels else None
     if y is not None and len(y) != len(x):
