@@ -32,7 +32,8 @@ class AppInfo:
     idf_version: str
 
 
-def _checksum(data: bytes) -> int:
+def esp_checksum(data: bytes) -> int:
+    """The ESP checksum: 0xEF XOR every byte (image segments, and the ROM's data commands)."""
     return 0xEF ^ int(np.bitwise_xor.reduce(np.frombuffer(data, dtype=np.uint8))) if data else 0xEF
 
 
@@ -43,7 +44,7 @@ def build_image(segments: list[tuple[int, bytes]], entry: int = IRAM_ENTRY) -> b
     for address, data in segments:
         data = data + b"\x00" * (-len(data) % 4)
         body += _SEGMENT.pack(address, len(data)) + data
-        check ^= _checksum(data) ^ 0xEF
+        check ^= esp_checksum(data) ^ 0xEF
     body += b"\x00" * (15 - len(body) % 16) + bytes([check])
     return bytes(body) + hashlib.sha256(body).digest()
 
@@ -78,7 +79,7 @@ def check_image(data: bytes) -> bool:
         segment = data[position + 8:position + 8 + length]
         if len(segment) != length:
             return False
-        check ^= _checksum(segment) ^ 0xEF
+        check ^= esp_checksum(segment) ^ 0xEF
         position += 8 + length
     position += 15 - position % 16
     if position >= len(data) or data[position] != check:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
-import numpy as np
 
+from toolkit.image.app_image import esp_checksum
 from toolkit.virtual.flash import FlashMemory
 from toolkit.virtual.slip import SlipDecoder, slip_encode
 
@@ -110,10 +110,6 @@ class RomLoader:
         body = data + self._status(error)
         return slip_encode(struct.pack("<BBHI", 1, op, len(body), value) + body)
 
-    @staticmethod
-    def _checksum(data: bytes) -> int:
-        return 0xEF ^ int(np.bitwise_xor.reduce(np.frombuffer(data, dtype=np.uint8))) if data else 0xEF
-
     # --- commands -----------------------------------------------------------------------------
     def _handle(self, op: int, payload: bytes, checksum: int) -> bytes:
         handler = self._HANDLERS.get(op)
@@ -164,7 +160,7 @@ class RomLoader:
     def _mem_data(self, op, payload, checksum) -> bytes:
         length, _seq = struct.unpack_from("<II", payload)
         data = payload[16:16 + length]
-        if self.mem is None or self._checksum(data) != checksum:
+        if self.mem is None or esp_checksum(data) != checksum:
             return self._reply(op, error=ERR_BAD_CRC if self.mem else ERR_FAILED)
         self.ram[self.mem[0]] += data
         return self._reply(op)
@@ -192,7 +188,7 @@ class RomLoader:
         data = payload[16:16 + length]
         if self.transfer is None:
             return self._reply(op, error=ERR_FAILED)
-        if self._checksum(data) != checksum:
+        if esp_checksum(data) != checksum:
             return self._reply(op, error=ERR_BAD_CRC)
         t = self.transfer
         address = t.offset + seq * t.block_size
@@ -225,7 +221,7 @@ class RomLoader:
         t = self.transfer
         if t is None or t.inflater is None:
             return self._reply(op, error=ERR_FAILED)
-        if self._checksum(data) != checksum:
+        if esp_checksum(data) != checksum:
             return self._reply(op, error=ERR_BAD_CRC)
         try:
             plain = t.inflater.decompress(data)
