@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,17 @@ def test_c_codec_and_image_parser_pass_every_vector(tmp_path: Path) -> None:
 
 
 def test_every_manifest_op_has_a_resolver_mapping() -> None:
-    """The firmware build generates its resolver from device/main/ops.txt; an op without a
-    mapping in op_resolver.h would fail that build, so catch it here."""
+    """The ESP-IDF port registers every op of device/ops.txt; an op without a mapping in
+    op_resolver.h would fail that build, so catch it here."""
     from toolkit.boards.firmware import firmware_ops
 
-    header = (HOST_TEST.parent / "main" / "op_resolver.h").read_text()
+    header = (HOST_TEST.parent / "port" / "esp_idf" / "op_resolver.h").read_text()
     mapped = set(re.findall(r"#define ESPML_ADD_([A-Z0-9_]+)\(r\)", header))
     assert firmware_ops() <= mapped, sorted(firmware_ops() - mapped)
+
+
+def test_generated_op_tables_match_ops_txt_and_the_schema() -> None:
+    """device/core/espml_ops.inc (what the core accepts) is generated from device/ops.txt."""
+    result = subprocess.run([sys.executable, str(HOST_TEST.parent / "core" / "gen_ops.py"), "--check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

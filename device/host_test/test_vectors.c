@@ -6,7 +6,7 @@
 #include "espml_crc32.h"
 #include "espml_frame.h"
 #include "espml_model_image.h"
-#include "sha256.h"
+#include "espml_sha256.h"
 #include "vectors.h"
 
 #define MAX_FRAME 70000
@@ -60,7 +60,7 @@ static void image_case(const image_case_t *c)
 {
     espml_image_header_t header;
     const uint8_t *payload = NULL;
-    int valid = espml_image_verify(c->slot, c->length, sha256, &header, &payload) == 0;
+    int valid = espml_image_verify(c->slot, c->length, espml_sha256, &header, &payload) == 0;
     int ok = valid == c->valid;
     if (ok && valid) {
         ok = header.sequence == c->sequence && header.payload_length == c->payload_length &&
@@ -76,7 +76,7 @@ int main(void)
                                            0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
                                            0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
     check(espml_crc32((const uint8_t *)"123456789", 9) == 0xCBF43926u, "crc32 check value", "123456789");
-    sha256((const uint8_t *)"abc", 3, digest);
+    espml_sha256((const uint8_t *)"abc", 3, digest);
     check(memcmp(digest, abc_sha256, 32) == 0, "sha256", "abc");
     uint8_t run[254], encoded[300], back[300];
     memset(run, 1, sizeof run);

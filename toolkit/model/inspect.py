@@ -140,7 +140,7 @@ def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Proble
                                     "replace it with builtin ops, or add a kernel and register it"))
         elif op.kind not in registered:
             problems.append(Problem(op.kind, "not registered by the espml firmware",
-                                    "add it to device/main/ops.txt and rebuild the firmware, or replace it"))
+                                    "add it to device/ops.txt and rebuild the firmware, or replace it"))
         elif quantised and op.kind not in BOUNDARY_CONVERSIONS and _computes_in_float(model, op):
             problems.append(Problem(op.kind, "computes in float32 inside an int8 model (slow, needs float kernels)",
                                     "quantise the whole graph: full-integer conversion with a representative dataset"))

@@ -1,4 +1,4 @@
-#include "sha256.h"
+#include "espml_sha256.h"
 
 #include <string.h>
 
@@ -35,29 +35,56 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void sha256(const uint8_t *data, size_t length, uint8_t digest[32])
+void espml_sha256_start(espml_sha256_t *ctx)
 {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    size_t whole = length / 64 * 64;
-    for (size_t i = 0; i < whole; i += 64) {
-        block(h, data + i);
+    static const uint32_t initial[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(ctx->state, initial, sizeof initial);
+    ctx->length = 0;
+    ctx->used = 0;
+}
+
+void espml_sha256_update(espml_sha256_t *ctx, const uint8_t *data, size_t length)
+{
+    ctx->length += length;
+    if (ctx->used) {
+        size_t n = length < 64 - ctx->used ? length : 64 - ctx->used;
+        memcpy(ctx->block + ctx->used, data, n);
+        ctx->used += n, data += n, length -= n;
+        if (ctx->used < 64) {
+            return;
+        }
+        block(ctx->state, ctx->block);
+        ctx->used = 0;
     }
-    uint8_t tail[128] = {0};
-    size_t rest = length - whole;
-    memcpy(tail, data + whole, rest);
-    tail[rest] = 0x80;
-    size_t tail_blocks = rest + 9 > 64 ? 2 : 1;
-    uint64_t bits = (uint64_t)length * 8;
+    for (; length >= 64; data += 64, length -= 64) {
+        block(ctx->state, data);
+    }
+    memcpy(ctx->block, data, length);
+    ctx->used = length;
+}
+
+void espml_sha256_finish(espml_sha256_t *ctx, uint8_t digest[32])
+{
+    uint64_t bits = ctx->length * 8;
+    uint8_t pad[72] = {0x80};
+    size_t pad_length = (ctx->used < 56 ? 56 : 120) - ctx->used;
     for (int i = 0; i < 8; i++) {
-        tail[tail_blocks * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
+        pad[pad_length + i] = (uint8_t)(bits >> (56 - 8 * i));
     }
-    for (size_t i = 0; i < tail_blocks; i++) {
-        block(h, tail + 64 * i);
-    }
+    espml_sha256_update(ctx, pad, pad_length + 8);
     for (int i = 0; i < 8; i++) {
-        digest[4 * i] = (uint8_t)(h[i] >> 24);
-        digest[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        digest[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        digest[4 * i + 3] = (uint8_t)h[i];
+        digest[4 * i] = (uint8_t)(ctx->state[i] >> 24);
+        digest[4 * i + 1] = (uint8_t)(ctx->state[i] >> 16);
+        digest[4 * i + 2] = (uint8_t)(ctx->state[i] >> 8);
+        digest[4 * i + 3] = (uint8_t)ctx->state[i];
     }
+}
+
+void espml_sha256(const uint8_t *data, size_t length, uint8_t digest[32])
+{
+    espml_sha256_t ctx;
+    espml_sha256_start(&ctx);
+    espml_sha256_update(&ctx, data, length);
+    espml_sha256_finish(&ctx, digest);
 }

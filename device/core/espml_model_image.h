@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ESPML_IMAGE_HEADER_SIZE 256
 #define ESPML_IMAGE_FORMAT_VERSION 1
 
@@ -37,5 +41,9 @@ int espml_image_verify(const uint8_t *slot, size_t length, espml_sha256_fn sha25
 
 /* Of two slots' verification results (0 valid) and headers, the index to run, or -1 for none. */
 int espml_image_choose(int valid_a, const espml_image_header_t *a, int valid_b, const espml_image_header_t *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

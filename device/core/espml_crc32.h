@@ -5,6 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 uint32_t espml_crc32(const uint8_t *data, size_t length);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

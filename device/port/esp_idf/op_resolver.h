@@ -1,4 +1,6 @@
-// The ops the firmware registers, generated from ops.txt (espml_ops.inc lists ESPML_OP(NAME)).
+// The ops the firmware registers: exactly device/ops.txt (through core/espml_ops.inc, ESPML_OP(NAME,
+// CODE)), each mapped here to its MicroMutableOpResolver method. An op in ops.txt without a
+// mapping fails the build (and tests/test_device_c.py).
 #pragma once
 
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
@@ -23,20 +25,21 @@
 #define ESPML_ADD_TANH(r) (r).AddTanh()
 #define ESPML_ADD_TRANSPOSE(r) (r).AddTranspose()
 
-using EspmlOpResolver = tflite::MicroMutableOpResolver<ESPML_OP_COUNT>;
 
-inline const char *const kEspmlOpNames[] = {
-#define ESPML_OP(name) #name,
+constexpr unsigned kEspmlOpCount = 0
+#define ESPML_OP(name, code) +1
 #include "espml_ops.inc"
 #undef ESPML_OP
-};
+    ;
+
+using EspmlOpResolver = tflite::MicroMutableOpResolver<kEspmlOpCount>;
 
 // Every step returns a status; the caller checks it.
 inline TfLiteStatus espml_register_ops(EspmlOpResolver &resolver)
 {
-#define ESPML_OP(name)                                   \
-    if (ESPML_ADD_##name(resolver) != kTfLiteOk) {       \
-        return kTfLiteError;                             \
+#define ESPML_OP(name, code)                       \
+    if (ESPML_ADD_##name(resolver) != kTfLiteOk) { \
+        return kTfLiteError;                       \
     }
 #include "espml_ops.inc"
 #undef ESPML_OP

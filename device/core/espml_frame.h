@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ESPML_PROTOCOL_VERSION 1
 #define ESPML_FRAME_HEADER 5
 #define ESPML_FRAME_OVERHEAD 9 /* header + CRC */
@@ -43,5 +47,9 @@ typedef struct {
 
 void espml_decoder_init(espml_decoder_t *decoder, uint8_t *buffer, uint8_t *decoded, size_t capacity);
 espml_decode_result_t espml_decoder_feed(espml_decoder_t *decoder, uint8_t byte, espml_frame_t *frame);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

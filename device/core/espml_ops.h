@@ -1,0 +1,29 @@
+/* The ops the firmware registers (device/ops.txt, through espml_ops.inc) and the names of all
+ * TFLite builtin ops (espml_builtins.inc), so a refusal can say which op is missing. */
+#ifndef ESPML_OPS_H
+#define ESPML_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *name;
+    int32_t code; /* TFLite BuiltinOperator */
+} espml_op_t;
+
+extern const espml_op_t espml_registered_ops[];
+extern const size_t espml_registered_op_count;
+
+int espml_op_registered(int32_t code);
+/* The schema's name for a builtin code, or "UNKNOWN". */
+const char *espml_builtin_name(int32_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
