@@ -30,4 +30,6 @@ ensure_env() {
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]"
         echo "$want" > "$stamp"
     fi
+    # The virtual board runs the firmware's own C: build its host port (cached by source hash).
+    "$VENV/bin/python" -m toolkit.virtual.host_port >/dev/null
 }

@@ -6,6 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The virtual board runs the firmware's C: the tests run it under UndefinedBehaviorSanitizer
+# (tests/test_sanitizers.py adds AddressSanitizer in a child process).
+os.environ.setdefault("ESPML_HOST_PORT_SANITIZE", "undefined")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 REFERENCE_MODEL = FIXTURES / "reference" / "digits_cnn_int8.tflite"

@@ -107,6 +107,6 @@ def test_a_large_application_image_boots() -> None:
     board.flash.write(0x10000, big)
     board.power_on()
     try:
-        assert board.mode == "app" and board.app.firmware_version == "2.0.0"
+        assert board.mode == "app" and board.app.image.version == "2.0.0"
     finally:
         board.power_off()

@@ -14,7 +14,7 @@ from toolkit.cli import main
 from toolkit.errors import DeviceTimeout, ModelError, PortError
 from toolkit.flash import FlashError, flash
 from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
-from toolkit.image.model_image import SECTOR, build_image, image_size
+from toolkit.image.model_image import HEADER_SIZE, SECTOR, build_image, image_size
 from toolkit.model import load_model
 from toolkit.model.synth import ModelBuilder
 from toolkit.virtual.protocol_vdev import board_for_url
@@ -74,14 +74,16 @@ def test_power_cut_sweep_never_leaves_a_corrupt_model_running(tmp_path: Path) ->
     """Cut the power after N bytes of a model update, for N across the whole image: the next
     boot runs a verified model, the old one or the new one, and `info` says which."""
     old, new = load_model(REFERENCE_MODEL), load_model(multi_sector_model())
-    image = build_image(new, sequence=2)
-    data_bytes = len(image) - SECTOR  # written first
-    header_sector = image[:SECTOR]
+    # The firmware writes the model's bytes past its first sector as they arrive, then the first
+    # sector: the 256-byte header (zeros at its end) and the model's head, all of it in one write.
+    image_bytes = HEADER_SIZE + len(new.data)
+    data_bytes = image_bytes - SECTOR
+    header_sector = bytes(HEADER_SIZE) + new.data[:SECTOR - HEADER_SIZE]
     # The new model counts once the header sector is in; its trailing 0xFF equal erased flash.
     threshold = data_bytes + len(header_sector.rstrip(b"\xff"))
     seen = set()
     for cut in sorted({0, 1, 1000, data_bytes // 2, data_bytes - 1, data_bytes, data_bytes + 255,
-                       threshold - 1, threshold, len(image)}):
+                       threshold - 1, threshold, image_bytes}):
         url = f"vdev://esp32s3?realtime=0&id=cut-{cut}"
         board = board_for_url(url)
         board.install_model(old.data)

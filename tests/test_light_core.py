@@ -40,3 +40,15 @@ def test_inspect_flash_bench_and_demo_run_without_the_convert_extra(tmp_path: Pa
     assert "bundled fixture" in result.stdout and "flashed with esptool" in result.stdout
     result = espml_without_heavy_packages(tmp_path, "optimize", "--model", "toolkit.reference:build_reference_cnn")
     assert result.returncode == 6 and "espml[convert]" in result.stderr
+
+
+def test_a_virtual_board_without_a_c_compiler_says_what_to_install(tmp_path: Path) -> None:
+    """The virtual board runs the firmware's C, built on first use; real boards need no compiler."""
+    import os
+
+    env = dict(os.environ, CC=str(tmp_path / "no-such-cc"), ESPML_CACHE_DIR=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "info", "--port", "vdev://esp32s3"], env=env,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 3
+    assert "needs a C compiler" in result.stderr and "apt-get install gcc" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

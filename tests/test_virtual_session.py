@@ -179,7 +179,7 @@ def test_log_frames_reach_the_device_logger_and_reset_reboots(reference_model_pa
         with Session.open(FAST) as session:
             session.hello()
             session.upload_model(reference_model_path.read_bytes())
-            assert any("ready in slot A" in r.getMessage() for r in caplog.records)
+            assert any("model in slot A" in r.getMessage() and "ready" in r.getMessage() for r in caplog.records)
             before = len(session.boot_text)
             session.reset()
             info = session.hello()

@@ -20,7 +20,7 @@ import serial
 from toolkit.boards import Board
 from toolkit.errors import ModelError, PortError, ToolkitError
 from toolkit.image import app_image
-from toolkit.image.model_image import HEADER_SIZE, SECTOR, build_image, check_fits, parse_header
+from toolkit.image.model_image import SECTOR, build_image, check_fits, choose_slot, write_order
 from toolkit.image.partitions import (
     MODEL_SLOTS,
     TABLE_OFFSET,
@@ -139,23 +139,11 @@ def _connect(port: str, before: str, stub: bool):
     return run_stub(esp) if stub else esp
 
 
-def choose_slot(read, partitions: list[Partition]) -> tuple[Partition, int]:
-    """The slot to write and its sequence number: the slot whose header is older (or blank).
-
-    Images are written data first and header sector last (``model_writes``), so the slot with
-    the newest header is always complete: it is the one running, and it is never the target.
-    """
-    slots = [find(partitions, name) for name in MODEL_SLOTS]
-    headers = [parse_header(read(p.offset, HEADER_SIZE)) for p in slots]
-    sequences = [h.sequence if h else 0 for h in headers]
-    target = min(range(len(slots)), key=lambda i: sequences[i])
-    return slots[target], max(sequences) + 1
-
-
 def model_writes(slot: Partition, image: bytes) -> list[Write]:
     """The image's data sectors, then its first sector (the header) once they are all in place."""
-    writes = [Write(f"model -> {slot.name} data", slot.offset + SECTOR, image[SECTOR:])] if len(image) > SECTOR else []
-    return writes + [Write(f"model -> {slot.name} header", slot.offset, image[:SECTOR])]
+    names = ("data", "header") if len(image) > SECTOR else ("header",)
+    return [Write(f"model -> {slot.name} {name}", offset, data)
+            for name, (offset, data) in zip(names, write_order(slot.offset, image))]
 
 
 def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: list[Write] | None = None,

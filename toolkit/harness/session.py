@@ -49,6 +49,7 @@ class Session:
         self.decoder = FrameDecoder()
         self.info_cache: Info | None = None
         self.boot_text = bytearray()
+        self._backlog: list = []  # events read after an answer, not yet looked at
         self._seq = 0
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -85,13 +86,15 @@ class Session:
     def _await(self, seq: int, timeout: float, watch_reset: bool) -> Frame | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for event in self._read_events():
+            events, self._backlog = self._backlog + self._read_events(), []
+            for position, event in enumerate(events):
                 if isinstance(event, Garbage):
                     self._on_text(event.data, watch_reset)
                 elif event.type == MsgType.LOG:
                     record = LogRecord.unpack(event.payload)
                     device_log.log(_LEVELS.get(record.level, logging.INFO), "%s", record.text)
                 elif event.is_response and event.seq == seq:
+                    self._backlog = events[position + 1:]  # what came after it belongs to the next request
                     return event
                 else:
                     log.debug("ignored frame type 0x%02x seq %d", event.type, event.seq)

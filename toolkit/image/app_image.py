@@ -3,26 +3,24 @@
 The virtual board is provisioned with a bootloader and an application image made here, since
 the real firmware cannot be built on these machines; at boot it checks the app partition the
 way the second-stage bootloader and esp_app_desc do, so a board flashed with garbage does not
-pretend to boot.
+pretend to boot. Writing and reading the image format, and its checksum, is esptool's
+(``esptool.bin_image``); only ESP-IDF's app description, which esptool does not build, is here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
 
-import numpy as np
+from esptool.bin_image import ELFSection, ESP32S3FirmwareImage, LoadFirmwareImage
+from esptool.cmds import FLASH_MODES
+from esptool.targets import ESP32S3ROM
 
-IMAGE_MAGIC = 0xE9
-APP_DESC_MAGIC = 0xABCD5432
-CHIP_ID_ESP32S3 = 9
-_HEADER = struct.Struct("<BBBBI")  # magic, segments, flash mode, flash size/freq, entry
-_EXTENDED = struct.Struct("<B3sHBHH4sB")  # wp pin, drive, chip id, min rev, min rev full, max rev full, -, hash
-_SEGMENT = struct.Struct("<II")
-_APP_DESC = struct.Struct("<III I32s32s16s16s32s32sHHB3s72s")
-DROM_ADDRESS = 0x3C000020
-IRAM_ENTRY = 0x40375000
+APP_DESC_MAGIC = 0xABCD5432  # esp_app_desc_t.magic_word
+_APP_DESC = struct.Struct("<III I32s32s16s16s32s32sHHB3s72s")  # ESP-IDF's esp_app_desc_t
+DROM_ADDRESS = ESP32S3ROM.DROM_MAP_START + 0x20  # lands right after the image and segment headers
+IRAM_ENTRY = 0x40375000  # where an ESP-IDF app's call_start_cpu0 sits in IRAM
+BOOTLOADER_ENTRY = 0x403C8700  # the second-stage bootloader's IRAM
 
 
 @dataclass(frozen=True)
@@ -32,21 +30,15 @@ class AppInfo:
     idf_version: str
 
 
-def esp_checksum(data: bytes) -> int:
-    """The ESP checksum: 0xEF XOR every byte (image segments, and the ROM's data commands)."""
-    return 0xEF ^ int(np.bitwise_xor.reduce(np.frombuffer(data, dtype=np.uint8))) if data else 0xEF
-
-
 def build_image(segments: list[tuple[int, bytes]], entry: int = IRAM_ENTRY) -> bytes:
-    header = _HEADER.pack(IMAGE_MAGIC, len(segments), 2, 0x3F, entry)
-    header += _EXTENDED.pack(0xEE, b"\x00\x00\x00", CHIP_ID_ESP32S3, 0, 0, 0xFFFF, b"\x00" * 4, 1)
-    body, check = bytearray(header), 0xEF
-    for address, data in segments:
-        data = data + b"\x00" * (-len(data) % 4)
-        body += _SEGMENT.pack(address, len(data)) + data
-        check ^= esp_checksum(data) ^ 0xEF
-    body += b"\x00" * (15 - len(body) % 16) + bytes([check])
-    return bytes(body) + hashlib.sha256(body).digest()
+    """An ESP32-S3 image (DIO, 80 MHz, 8 MB, SHA-256 appended) holding ``segments``."""
+    image = ESP32S3FirmwareImage()
+    image.segments = [ELFSection(b"segment at 0x%x" % address, address, data, flags=0) for address, data in segments]
+    image.entrypoint = entry
+    image.flash_mode = FLASH_MODES["dio"]
+    image.flash_size_freq = ESP32S3ROM.FLASH_SIZES["8MB"] | ESP32S3ROM.FLASH_FREQUENCY["80m"]
+    image.max_rev_full = 0xFFFF  # any chip revision, as elf2image writes by default
+    return image.save(None)
 
 
 def app_description(project: str, version: str, idf_version: str = "v5.3") -> bytes:
@@ -60,39 +52,33 @@ def build_app(project: str, version: str) -> bytes:
 
 
 def build_bootloader() -> bytes:
-    return build_image([(0x403C8700, b"\x00" * 64)], entry=0x403C8700)
+    return build_image([(BOOTLOADER_ENTRY, b"\x00" * 64)], entry=BOOTLOADER_ENTRY)
+
+
+def load_image(data: bytes) -> ESP32S3FirmwareImage | None:
+    """The ESP32-S3 image ``data`` starts with, if its chip ID, checksum and SHA-256 hold."""
+    try:
+        image = LoadFirmwareImage("esp32s3", data)
+    except (RuntimeError, struct.error, TypeError):  # esptool's FatalError is a RuntimeError
+        return None
+    if image.chip_id != ESP32S3ROM.IMAGE_CHIP_ID or not image.segments:
+        return None
+    if image.checksum != image.calculate_checksum():
+        return None
+    return image if not image.append_digest or image.stored_digest == image.calc_digest else None
 
 
 def check_image(data: bytes) -> bool:
     """True when ``data`` starts with a whole ESP32-S3 image whose checksum and SHA-256 hold."""
-    if len(data) < 24 or data[0] != IMAGE_MAGIC:
-        return False
-    _, count, _, _, _ = _HEADER.unpack_from(data)
-    *_, hash_appended = _EXTENDED.unpack_from(data, 8)
-    if _EXTENDED.unpack_from(data, 8)[2] != CHIP_ID_ESP32S3 or count == 0 or count > 16:
-        return False
-    position, check = 24, 0xEF
-    for _ in range(count):
-        if position + 8 > len(data):
-            return False
-        _, length = _SEGMENT.unpack_from(data, position)
-        segment = data[position + 8:position + 8 + length]
-        if len(segment) != length:
-            return False
-        check ^= esp_checksum(segment) ^ 0xEF
-        position += 8 + length
-    position += 15 - position % 16
-    if position >= len(data) or data[position] != check:
-        return False
-    end = position + 1
-    return not hash_appended or hashlib.sha256(data[:end]).digest() == data[end:end + 32]
+    return load_image(data) is not None
 
 
 def app_info(data: bytes) -> AppInfo | None:
-    """The app description of a valid application image, or None."""
-    if not check_image(data):
+    """The app description (at the start of the first segment) of a valid application image, or None."""
+    image = load_image(data)
+    if image is None or len(image.segments[0].data) < _APP_DESC.size:
         return None
-    fields = _APP_DESC.unpack_from(data, 24 + 8)
+    fields = _APP_DESC.unpack_from(image.segments[0].data)
     if fields[0] != APP_DESC_MAGIC:
         return None
     text = [f.rstrip(b"\x00").decode(errors="replace") for f in (fields[5], fields[4], fields[8])]

@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 
 from toolkit.errors import ModelError
+from toolkit.image.partitions import MODEL_SLOTS, Partition, find
 from toolkit.model.reader import TENSOR_TYPES, TensorInfo, TFLiteModel
 
 MAGIC = b"EMLI"
@@ -107,3 +108,24 @@ def check_fits(model: TFLiteModel, slot_bytes: int) -> None:
     if size > slot_bytes:
         raise ModelError(f"the model image is {size:,} bytes, its slot holds {slot_bytes:,}",
                          "optimise the model (espml optimize) or enlarge the model partitions")
+
+
+def choose_slot(read, partitions: list[Partition]) -> tuple[Partition, int]:
+    """The slot to write and its sequence number: the slot whose header is older (or blank).
+    ``read(offset, length)`` reads the board's flash.
+
+    Images are written data first and header sector last (``write_order``), so the slot with
+    the newest header is always complete: it is the one running, and it is never the target.
+    """
+    slots = [find(partitions, name) for name in MODEL_SLOTS]
+    headers = [parse_header(read(p.offset, HEADER_SIZE)) for p in slots]
+    sequences = [h.sequence if h else 0 for h in headers]
+    target = min(range(len(slots)), key=lambda i: sequences[i])
+    return slots[target], max(sequences) + 1
+
+
+def write_order(offset: int, image: bytes) -> list[tuple[int, bytes]]:
+    """Where and what to write for an image at ``offset``: its data sectors first, then its first
+    sector (the header), so a cut at any moment leaves the slot not counting or complete."""
+    data = [(offset + SECTOR, image[SECTOR:])] if len(image) > SECTOR else []
+    return data + [(offset, image[:SECTOR])]

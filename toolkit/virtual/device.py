@@ -15,18 +15,20 @@ from dataclasses import dataclass
 
 from toolkit.boards import get_board
 from toolkit.image import app_image
-from toolkit.image.partitions import TABLE_OFFSET, TABLE_SIZE, PartitionError, app_partition, from_binary, load_csv, to_binary
-from toolkit.virtual.app import FIRMWARE_NAME, FaultPlan, FirmwareApp
+from toolkit.image.partitions import (MODEL_SLOTS, TABLE_OFFSET, TABLE_SIZE, PartitionError, app_partition, from_binary,
+                                      load_csv, to_binary)
+from toolkit.image.model_image import build_image, choose_slot, write_order
+from toolkit.model import load_model
+from toolkit.virtual.chip import FaultPlan, SimulatedChip
+from toolkit.virtual.firmware import FirmwareImage, HostFirmware
 from toolkit.virtual.flash import FlashMemory, PowerCut
 from toolkit.virtual.link import PacedPipe
-from toolkit.virtual.rom import RomLoader
-from toolkit.virtual.slots import ModelSlots
+from toolkit.virtual.rom import ResetReason, RomLoader, banner, invalid_header, repeat_while
 
 WATCHDOG_DELAY_S = 0.1  # esptool's RTC watchdog timeout, about 100 ms of the slow clock
 STRAP_SAMPLE_DELAY_S = 0.1  # the strap sample this long after EN rises (see set_lines)
 ESPTOOL_SYNC = b"\xc0\x00\x08\x24\x00"  # start of esptool's SYNC command
-ROM_DOWNLOAD_TEXT = (b"ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
-                     b"rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0))\r\nwaiting for download\r\n")
+FIRMWARE_NAME = "espml-fw"  # the project name in the app image a new virtual board carries
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class VirtualBoard:
         self.to_device = PacedPipe(opts.baud, opts.latency_us / 1e6)
         self.to_host = PacedPipe(opts.baud, opts.latency_us / 1e6)
         self.mode = "off"  # "app", "rom", "halted" (nothing bootable) or "off" (in reset, no power)
-        self.app: FirmwareApp | None = None
+        self.app: HostFirmware | None = None
         self.rom: RomLoader | None = None
         self.faults = FaultPlan(opts.hang_after, opts.reset_after)
         self.boots = 0
@@ -96,6 +98,7 @@ class VirtualBoard:
             self._thread.join(timeout=2)
         self._thread = None
         self.mode = "off"
+        self._stop_app()
         self.flash.flush()
 
     def power_cycle(self) -> None:
@@ -129,33 +132,50 @@ class VirtualBoard:
                 return  # back in reset already
             self.boot(download=self._io0_low_seen)
 
-    def boot(self, download: bool) -> None:
+    def boot(self, download: bool, reason: ResetReason = ResetReason.POWERON) -> None:
         with self._lock:
             self.boots += 1
             self.to_device.clear()
+            self._stop_app()
             if download:
                 self.mode, self.app = "rom", None
                 self.rom = RomLoader(self.flash, on_reboot=self._reboot_later, on_baud=self._set_baud,
                                      on_watchdog=self._arm_watchdog)
-                self.to_host.write(ROM_DOWNLOAD_TEXT)
+                self.to_host.write(banner(reason, download=True))
                 return
             self.rom = None
-            text, firmware = self._second_stage()
+            text, firmware = self._second_stage(reason)
             if firmware is None:
                 self.mode, self.app = "halted", None
                 self.to_host.write(text)
                 return
-            slots = ModelSlots(self.flash, {p.name: p for p in self._partitions}, self.options.slot_bytes)
-            self.app = FirmwareApp(self.board, slots, self.options.esp_nn, self.options.realtime, self.faults,
-                                   (firmware.project_name, firmware.version))
-            self.mode = "app"
-            self.to_host.write(text + self.app.boot())
+            self.to_host.write(text)
+            self._start_app(FirmwareImage(firmware.project_name, firmware.version))
 
-    def _second_stage(self) -> tuple[bytes, app_image.AppInfo | None]:
-        """What the ROM and the second-stage bootloader check before the app runs."""
-        rom = b"ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\nrst:0x1 (POWERON),boot:0x8 (SPI_FAST_FLASH_BOOT)\r\n"
+    def _start_app(self, image: FirmwareImage) -> None:
+        """Our firmware's own code (device/core on the host port) starts on a fresh chip."""
+        partitions = {p.name: p for p in self._partitions}
+        slots = [partitions[name] for name in MODEL_SLOTS]
+        slot_size = min(self.options.slot_bytes or slots[0].size, *(p.size for p in slots))
+        chip = SimulatedChip(self.board, self.options.esp_nn, self.options.realtime, self.faults)
+        self.app = HostFirmware(chip, self.flash, (slots[0].offset, slots[1].offset), slot_size, image,
+                                self.to_host.write)
+        self.mode = "app"
+        self.app.boot()
+
+    def _stop_app(self) -> None:
+        if self.app is not None:
+            self.app.close()
+            self.app = None
+
+    def _second_stage(self, reason: ResetReason) -> tuple[bytes, app_image.AppInfo | None]:
+        """What the ROM and the second-stage bootloader check before the app runs. Without a
+        bootloader image the ROM retries, repeating its complaint while the board stays halted."""
+        rom = banner(reason, download=False)
         if not app_image.check_image(self.flash.read(0, 0x8000)):
-            return rom + b"invalid header: 0x%08x\r\n" % int.from_bytes(self.flash.read(0, 4), "little"), None
+            complaint, boots = invalid_header(self.flash.read(0, 4)), self.boots
+            repeat_while(complaint, self.to_host, self._lock, lambda: self.mode == "halted" and self.boots == boots)
+            return rom + complaint, None
         try:
             self._partitions = from_binary(self.flash.read(TABLE_OFFSET, TABLE_SIZE))
             app = app_partition(self._partitions)
@@ -175,8 +195,8 @@ class VirtualBoard:
         self._pending_reboot = download
 
     def _arm_watchdog(self) -> None:
-        """The RTC watchdog esptool arms fires after its timeout, then the app boots."""
-        timer = threading.Timer(WATCHDOG_DELAY_S, self.boot, kwargs={"download": False})
+        """The RTC watchdog esptool arms fires after its timeout, then the chip boots from flash."""
+        timer = threading.Timer(WATCHDOG_DELAY_S, self.boot, args=(False, ResetReason.RTCWDT_RTC_RESET))
         timer.daemon = True
         timer.start()
 
@@ -188,9 +208,9 @@ class VirtualBoard:
     # --- models -------------------------------------------------------------------------------
     def install_model(self, data: bytes) -> None:
         """Put a model in the inactive slot and make it the active one, as flashing it would."""
-        partitions = {p.name: p for p in from_binary(self.flash.read(TABLE_OFFSET, TABLE_SIZE))}
-        slots = ModelSlots(self.flash, partitions, self.options.slot_bytes)
-        slots.store(slots.inactive_index, data)
+        slot, sequence = choose_slot(self.flash.read, from_binary(self.flash.read(TABLE_OFFSET, TABLE_SIZE)))
+        for offset, chunk in write_order(slot.offset, build_image(load_model(data), sequence)):
+            self.flash.write(offset, chunk)
         if self.running:
             self.boot(download=False)
 
@@ -204,6 +224,9 @@ class VirtualBoard:
                 try:
                     reply = self._receive(data)
                 except PowerCut:
+                    reply = b""
+                if not self.flash.powered:
+                    self._stop_app()
                     self.mode = "off"  # dead until power_cycle()
                     continue
                 if reply:
@@ -215,13 +238,20 @@ class VirtualBoard:
                     self.boot(download=False)
 
     def _receive(self, data: bytes) -> bytes:
+        new_connection = self.options.sync_enters_download and ESPTOOL_SYNC in data
         if self.mode == "rom":
+            if new_connection and self.rom.stub:  # esptool sends SYNC only to connect: a new esptool run
+                self.boot(download=True, reason=ResetReason.USB_UART_CHIP_RESET)
+                return b""
             return self.rom.receive(data)
         if self.mode == "app":
-            if self.options.sync_enters_download and ESPTOOL_SYNC in data:
-                self._pending_reboot = True
+            if new_connection:  # on a pty esptool's SYNC stands in for its reset into download mode
+                self.boot(download=True, reason=ResetReason.USB_UART_CHIP_RESET)
                 return b""
-            return self.app.receive(data)
-        return b""  # off or halted: nothing listens
+            self.app.receive(data)  # the firmware answers through the link itself
+            return b""
+        if self.mode == "halted" and new_connection:  # USB-Serial/JTAG resets the chip whatever runs
+            self.boot(download=True, reason=ResetReason.USB_UART_CHIP_RESET)
+        return b""  # off, or halted: nothing listens
 
 

@@ -1,19 +1,20 @@
-"""SPI NOR flash as a byte array: erase sets 0xFF a sector at a time, programming ANDs bits.
+"""The virtual board's SPI NOR flash: the host port's file-backed flash (device/port/host), shared
+by the ROM emulation (esptool's writes) and the firmware (model uploads).
 
-Backed by a file when one is given, so a virtual board keeps its contents between runs. A
-power-cut fault can be armed: after N more programmed bytes the write stops part-way and
-the flash raises PowerCut, as a board losing power mid-write would.
+Erase sets 0xFF a sector at a time, programming ANDs bits. A power cut can be armed: after N more
+programmed bytes the write stops part-way, and every later write fails until power returns.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
-import mmap
 from pathlib import Path
 
-import numpy as np
+from toolkit.virtual import host_port
 
 SECTOR = 4096
+_POWER_CUT = -2
 
 
 class PowerCut(Exception):
@@ -22,43 +23,51 @@ class PowerCut(Exception):
 
 class FlashMemory:
     def __init__(self, size: int, path: str | Path | None = None) -> None:
+        self._lib = host_port.library()
         self.size = size
         self.path = Path(path) if path else None
-        self.cut_after: int | None = None  # programmed bytes left before the power fails
-        if self.path is None:
-            self._data: bytearray | mmap.mmap = bytearray(b"\xff" * size)
-            return
-        with open(self.path, "ab") as handle:
-            if handle.tell() < size:
-                handle.write(b"\xff" * (size - handle.tell()))
-        self._file = open(self.path, "r+b")
-        self._data = mmap.mmap(self._file.fileno(), size)
+        self.handle = self._lib.espml_host_flash_open(str(self.path).encode() if self.path else None, size)
+        if not self.handle:
+            raise OSError(f"cannot open flash file {self.path}")
+        address = self._lib.espml_host_flash_data(self.handle)
+        self._view = (ctypes.c_ubyte * size).from_address(address)
+        self._cut_after: int | None = None
 
     @property
     def blank(self) -> bool:
-        return self._data[:SECTOR] == b"\xff" * SECTOR
+        return self.read(0, SECTOR) == b"\xff" * SECTOR
+
+    @property
+    def cut_after(self) -> int | None:
+        """Programmed bytes left before the power fails (None: it never does)."""
+        return self._cut_after
+
+    @cut_after.setter
+    def cut_after(self, value: int | None) -> None:
+        self._cut_after = value
+        if value is None:
+            self._lib.espml_host_flash_power_on(self.handle)
+        else:
+            self._lib.espml_host_flash_cut_after(self.handle, value)
+
+    @property
+    def powered(self) -> bool:
+        return bool(self._lib.espml_host_flash_powered(self.handle))
 
     def read(self, offset: int, length: int) -> bytes:
         self._check(offset, length)
-        return bytes(self._data[offset:offset + length])
+        return ctypes.string_at(ctypes.addressof(self._view) + offset, length)
 
     def erase(self, offset: int, length: int) -> None:
         """Erase whole sectors covering [offset, offset + length)."""
-        start = offset - offset % SECTOR
-        end = min(self.size, -(-(offset + length) // SECTOR) * SECTOR)
-        self._check(start, end - start)
-        self._data[start:end] = b"\xff" * (end - start)
+        self._check(offset, length)
+        if self._lib.espml_host_flash_erase(self.handle, offset, length) == _POWER_CUT:
+            raise PowerCut(f"no power to erase at 0x{offset:x}")
 
     def program(self, offset: int, data: bytes) -> None:
         self._check(offset, len(data))
-        if self.cut_after is not None and len(data) > self.cut_after:
-            written = self.cut_after
-            self._and(offset, data[:written])
-            self.cut_after = 0
-            raise PowerCut(f"power cut after {written} more bytes at 0x{offset + written:x}")
-        self._and(offset, data)
-        if self.cut_after is not None:
-            self.cut_after -= len(data)
+        if self._lib.espml_host_flash_program(self.handle, offset, bytes(data), len(data)) == _POWER_CUT:
+            raise PowerCut(f"power cut while programming {len(data)} bytes at 0x{offset:x}")
 
     def write(self, offset: int, data: bytes) -> None:
         """Erase the sectors under ``data`` and program it (what a flasher does)."""
@@ -68,20 +77,14 @@ class FlashMemory:
     def md5(self, offset: int, length: int) -> bytes:
         return hashlib.md5(self.read(offset, length)).digest()
 
-    def _and(self, offset: int, data: bytes) -> None:
-        current = np.frombuffer(self._data[offset:offset + len(data)], dtype=np.uint8)
-        self._data[offset:offset + len(data)] = np.bitwise_and(current, np.frombuffer(data, dtype=np.uint8)).tobytes()
-
     def _check(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ValueError(f"flash access 0x{offset:x}+{length} outside {self.size} bytes")
 
     def flush(self) -> None:
-        if isinstance(self._data, mmap.mmap):
-            self._data.flush()
+        self._lib.espml_host_flash_sync(self.handle)
 
     def close(self) -> None:
-        if isinstance(self._data, mmap.mmap):
-            self._data.flush()
-            self._data.close()
-            self._file.close()
+        if self.handle:
+            self._lib.espml_host_flash_close(self.handle)
+            self.handle = None

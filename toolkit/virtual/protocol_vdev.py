@@ -51,9 +51,12 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
 def board_for_url(url: str) -> VirtualBoard:
     options, shared_id, model_path = parse_url(url)
     from toolkit.errors import ToolkitError
+    from toolkit.virtual.host_port import HostPortError
 
     try:
         board = _new_board(options, model_path) if shared_id is None else _shared_board(shared_id, options, model_path)
+    except HostPortError:
+        raise  # its own words say what to install
     except ToolkitError as exc:
         raise SerialException(str(exc)) from None
     board.power_on()

@@ -1,0 +1,146 @@
+"""What the virtual ESP32-S3 supplies to the firmware's host port in place of silicon: TFLite-Micro
+inference (the ``tflite-micro`` package's interpreter), Invoke() time and current from the board's
+cost and current models, heap and stack figures, and modelled faults. All of it is simulated.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolkit.boards import Board
+from toolkit.errors import ModelError
+from toolkit.model import load_model, model_work
+from toolkit.model.arena import plan_head
+from toolkit.model.reader import TFLiteModel
+from toolkit.model.tail import plan_tail
+from toolkit.model.tflm import ArenaTooSmall, HostInterpreter
+
+TASK_STACK_BYTES = 8192
+TASK_STACK_BASE_USE = 2600  # protocol task frames before TFLM's Invoke() call chain
+INVOKE_STACK_USE = 900  # TFLM's Invoke() and one kernel's frames
+
+
+@dataclass
+class FaultPlan:
+    """Faults to model: stop answering, or reset, after this many INVOKEs (None: never)."""
+
+    hang_after_invokes: int | None = None
+    reset_after_invokes: int | None = None
+
+
+@dataclass
+class LoadedModel:
+    model: TFLiteModel
+    interpreter: HostInterpreter
+    arena_bytes: int  # what the 32-bit board would use: the host's recording less the pointer overhead
+    cycles: int
+    latency_us: int
+    current_mean_ma: float
+    current_peak_ma: float
+    inputs: list[ctypes.Array] = field(default_factory=list)
+    outputs: list[ctypes.Array] = field(default_factory=list)
+
+
+class LoadFailed(Exception):
+    def __init__(self, code: str, why: str) -> None:
+        super().__init__(why)
+        self.code, self.why = code, why
+
+
+class SimulatedChip:
+    """The chip side of one boot of a virtual board."""
+
+    def __init__(self, board: Board, esp_nn: bool = True, realtime: bool = True, faults: FaultPlan | None = None) -> None:
+        self.board = board
+        self.esp_nn = esp_nn
+        self.realtime = realtime
+        self.faults = faults or FaultPlan()
+        self.loaded: LoadedModel | None = None
+        self.invokes = 0
+        self.hung = False  # stopped answering: a modelled fault
+        self.reset_requested = False
+
+    # --- inference ----------------------------------------------------------------------------
+    def load(self, data: bytes) -> None:
+        """Build the interpreter, or raise LoadFailed("MODEL_INVALID" | "ARENA_TOO_SMALL", why)."""
+        self.loaded = None
+        try:
+            model = load_model(data)
+        except ModelError as exc:
+            raise LoadFailed("MODEL_INVALID", exc.message) from None
+        # The host's TFLM has 8-byte pointers: give it the board's arena plus the extra its tail
+        # needs over the 32-bit target, so "too small" means too small on the board.
+        pointer_overhead = plan_tail(model, 8) - plan_tail(model, 4)
+        try:
+            interpreter = HostInterpreter(model.data, self.board.arena_bytes + pointer_overhead)
+        except ArenaTooSmall:
+            need = plan_head(model).size + plan_tail(model, 4)
+            raise LoadFailed("ARENA_TOO_SMALL", f"model needs about {need} bytes of tensor arena, "
+                                                f"the firmware has {self.board.arena_bytes}") from None
+        except ModelError as exc:
+            raise LoadFailed("MODEL_INVALID", exc.message) from None
+        estimates = [self.board.estimate(work, self.esp_nn) for work in model_work(model)]
+        cycles = sum(e.cycles for e in estimates)
+        mean = sum(e.cycles * e.current_ma for e in estimates) / cycles if cycles else self.board.idle_current_ma
+        peak = max((e.current_ma for e in estimates), default=self.board.idle_current_ma)
+        self.loaded = LoadedModel(
+            model, interpreter, interpreter.arena.total - pointer_overhead, cycles, round(cycles / self.board.cpu_mhz),
+            mean, peak, [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
+            [ctypes.create_string_buffer(t.nbytes) for t in model.outputs])
+
+    def unload(self) -> None:
+        self.loaded = None
+
+    def tensor(self, output: bool, index: int) -> ctypes.Array | None:
+        if self.loaded is None:
+            return None
+        tensors = self.loaded.outputs if output else self.loaded.inputs
+        return tensors[index] if index < len(tensors) else None
+
+    def invoke(self) -> tuple[int, int] | None:
+        """Run the model: (latency_us, cycles), or None when Invoke() fails."""
+        loaded = self.loaded
+        faults = self.faults
+        if faults.hang_after_invokes is not None and self.invokes >= faults.hang_after_invokes:
+            self.hung = True
+        if faults.reset_after_invokes is not None and self.invokes >= faults.reset_after_invokes:
+            faults.reset_after_invokes = None
+            self.reset_requested = True
+        if self.hung or self.reset_requested:
+            return 0, 0  # nobody hears the answer
+        started = time.monotonic()
+        arrays = [np.frombuffer(buf.raw, dtype=t.numpy_dtype).reshape(t.shape)
+                  for buf, t in zip(loaded.inputs, loaded.model.inputs)]
+        try:
+            results = loaded.interpreter.run(arrays, len(loaded.model.outputs))
+        except RuntimeError:
+            return None
+        for buf, array in zip(loaded.outputs, results):
+            ctypes.memmove(buf, array.tobytes(), len(buf))
+        self.invokes += 1
+        if self.realtime:
+            remaining = loaded.latency_us / 1e6 - (time.monotonic() - started)
+            if remaining > 0:
+                time.sleep(remaining)
+        return loaded.latency_us, loaded.cycles
+
+    # --- chip figures -------------------------------------------------------------------------
+    def arena_used(self) -> int:
+        return self.loaded.arena_bytes if self.loaded else 0
+
+    def memory(self) -> tuple[int, int, int, int]:
+        """Heap free, its minimum, PSRAM free and the protocol task's stack high-water mark."""
+        heap = self.board.heap_after_boot_bytes
+        stack_use = TASK_STACK_BASE_USE + (INVOKE_STACK_USE if self.invokes else 0)
+        return heap, heap, self.board.psram_bytes, TASK_STACK_BYTES - stack_use
+
+    def current(self) -> tuple[float, float, float]:
+        """Mean and peak supply current over the last Invoke() and the bus voltage."""
+        if self.loaded is None:
+            idle = self.board.idle_current_ma
+            return idle, idle, self.board.supply_volts
+        return self.loaded.current_mean_ma, self.loaded.current_peak_ma, self.board.supply_volts
