@@ -101,9 +101,9 @@ def build(sanitize: str | None = None) -> Path:
 
 
 @lru_cache(maxsize=1)
-def library() -> ctypes.CDLL:
+def library() -> ctypes.PyDLL:
     """The built host port, loaded once per process, with its functions' signatures declared."""
-    lib = ctypes.CDLL(str(build()))
+    lib = ctypes.PyDLL(str(build()))  # keeps the GIL: the firmware calls back into Python at once
     _declare(lib)
     from toolkit.virtual.port_types import Port
 
@@ -114,7 +114,7 @@ def library() -> ctypes.CDLL:
     return lib
 
 
-def _declare(lib: ctypes.CDLL) -> None:
+def _declare(lib: ctypes.PyDLL) -> None:
     p, u32, i64, size = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int64, ctypes.c_size_t
     signatures = {
         "espml_host_flash_open": (p, [ctypes.c_char_p, u32]),
