@@ -1,0 +1,104 @@
+"""The ESP-IDF port links: device/port/esp_idf/link_check/check.py compiles device/core and the port
+against declaration-only ESP-IDF / FreeRTOS / esp-tflite-micro headers and checks what is left
+undefined. The negative cases run it on an edited copy of device/ to show each failure is caught."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEVICE = Path(__file__).resolve().parent.parent / "device"
+CHECK = Path("port") / "esp_idf" / "link_check" / "check.py"
+
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("gcc", "g++", "ld", "nm", "c++filt")),
+    reason="the link check needs gcc, g++, ld, nm and c++filt")
+
+
+def run_check(device: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(device / CHECK), *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def device_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "device"
+    shutil.copytree(DEVICE, copy, ignore=shutil.ignore_patterns("build", "__pycache__"))
+    return copy
+
+
+def edit(path: Path, pattern: str, replacement: str, count: int = 0) -> None:
+    text = path.read_text()
+    edited, n = re.subn(pattern, replacement, text, count=count)
+    assert n, f"{pattern!r} not found in {path}"
+    path.write_text(edited)
+
+
+def test_port_compiles_and_links_clean_for_idf_5_2_and_5_5(tmp_path: Path) -> None:
+    result = run_check(DEVICE, "--build", str(tmp_path), "--verbose")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ESP-IDF 5.2 headers:" in result.stdout and "ESP-IDF 5.5 headers:" in result.stdout
+    assert "FAIL" not in result.stdout
+    # The macros end in the real functions: ESP_LOGx (esp_log_write in 5.2, esp_log in 5.5),
+    # recursive mutexes, critical sections, xTaskCreate.
+    for symbol in ("U esp_log_write", "U esp_log\n", "U xQueueTakeMutexRecursive", "U xPortEnterCriticalTimeout",
+                   "U xTaskCreatePinnedToCore", "U tflite::MicroAllocator::used_bytes() const"):
+        assert symbol in result.stdout, symbol
+    assert (tmp_path / "idf5.2" / "espml_firmware.o").stat().st_size > 0
+
+
+def test_a_core_header_without_its_extern_c_guard_fails_naming_the_mangled_symbol(device_copy: Path) -> None:
+    header = device_copy / "core" / "espml_device.h"
+    edit(header, r'#ifdef __cplusplus\s*extern "C" \{\s*#endif', "")
+    edit(header, r"#ifdef __cplusplus\s*\}\s*#endif", "")
+    result = run_check(device_copy, "--idf", "5.2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "_Z17espml_device_initP14espml_device_tPK12espml_port_t" in result.stdout
+    assert 'extern "C"' in result.stdout
+
+
+def test_a_call_with_a_wrong_signature_fails_compilation(device_copy: Path) -> None:
+    edit(device_copy / "port" / "esp_idf" / "flash_slots.cc",
+         r"esp_partition_write\(slots\[slot\], offset, data, length\)",
+         "esp_partition_write(slots[slot], offset, data, length, 0)")
+    result = run_check(device_copy, "--idf", "5.2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "compile failed: device/port/esp_idf/flash_slots.cc" in result.stdout
+    assert "too many arguments" in result.stdout and "esp_partition_write" in result.stdout
+
+
+def test_a_function_the_headers_do_not_declare_fails(device_copy: Path) -> None:
+    """Declared by the port itself (so it compiles), it is left undefined and not in symbols.txt."""
+    source = device_copy / "port" / "esp_idf" / "flash_slots.cc"
+    edit(source, r"namespace \{\n",
+         'extern "C" esp_err_t esp_partition_erase_all(const esp_partition_t *partition);\n\nnamespace {\n', count=1)
+    edit(source, r"esp_partition_erase_range\(slots\[slot\], offset, length\)", "esp_partition_erase_all(slots[slot])")
+    result = run_check(device_copy, "--idf", "5.5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "esp_partition_erase_all: not declared by the link-check headers" in result.stdout
+
+
+def test_a_call_to_an_undeclared_function_fails_compilation(device_copy: Path) -> None:
+    edit(device_copy / "port" / "esp_idf" / "chip.cc", r"esp_restart\(\);", "esp_restart_noos();")
+    result = run_check(device_copy, "--idf", "5.2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "compile failed: device/port/esp_idf/chip.cc" in result.stdout
+    assert "esp_restart_noos" in result.stdout and "not declared" in result.stdout
+
+
+def test_app_main_without_c_linkage_fails(device_copy: Path) -> None:
+    edit(device_copy / "port" / "esp_idf" / "main.cc", r'extern "C" void app_main', "void app_main")
+    result = run_check(device_copy, "--idf", "5.2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "app_main is not defined with C linkage" in result.stdout and "_Z8app_mainv" in result.stdout
+
+
+def test_an_allowlisted_symbol_its_header_does_not_declare_fails(device_copy: Path) -> None:
+    edit(device_copy / CHECK.parent / "symbols.txt", r"\nesp_restart \| esp_system.h\n", "\nesp_restart | esp_timer.h\n")
+    result = run_check(device_copy, "--idf", "5.2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "esp_restart: include/esp_timer.h does not declare esp_restart" in result.stdout
