@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkit.errors import DeviceError, DeviceTimeout, InputDataError, PortError
+from toolkit.errors import DeviceError, DeviceTimeout, InputDataError, PortError, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, DeviceReset, ResultsStore, Session, run_bench
 from toolkit.harness.inputs import load_inputs
 from toolkit.model import load_model
@@ -94,13 +94,41 @@ def test_device_that_stops_answering_keeps_results(reference_model_path: Path, h
     assert len(store.inferences(1)) == 4
 
 
-def test_device_that_resets_mid_run_is_reported(reference_model_path: Path, heldout_nhwc, db_path: Path) -> None:
+def test_a_board_that_resets_mid_run_is_greeted_again_and_the_run_finishes(reference_model_path: Path, heldout_nhwc,
+                                                                          db_path: Path) -> None:
     x, _ = heldout_nhwc
     url = "vdev://esp32s3?realtime=0&reset_after=3"
+    store = ResultsStore(db_path)
     with Session.open(url, timeout=1.0, retries=0) as session:
-        with pytest.raises(BenchInterrupted, match="reset") as caught:
-            run_bench(session, load_model(reference_model_path), list(x[:6]), BenchPlan(6), ResultsStore(db_path), url)
-    assert isinstance(caught.value.__cause__, DeviceReset)
+        summary = run_bench(session, load_model(reference_model_path), list(x[:6]), BenchPlan(6), store, url)
+    assert summary["n"] == 6 and summary["recoveries"] == 1 and summary["outputs_match_reference"]
+    assert [r["idx"] for r in store.inferences(summary["run_id"])] == list(range(6))  # none lost, none twice
+
+
+def test_a_board_that_keeps_resetting_stops_the_run_and_keeps_what_was_measured(reference_model_path: Path,
+                                                                                heldout_nhwc, db_path: Path) -> None:
+    x, _ = heldout_nhwc
+    url = "vdev://esp32s3?realtime=0&reset_every=2"
+    with Session.open(url, timeout=1.0, retries=0) as session:
+        with pytest.raises(BenchInterrupted, match="reset 4 times") as caught:
+            run_bench(session, load_model(reference_model_path), list(x[:20]), BenchPlan(20), ResultsStore(db_path), url)
+    assert isinstance(caught.value.__cause__.__cause__, DeviceReset)
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(reference_model_path: Path, heldout_nhwc, db_path: Path) -> None:
+    x, _ = heldout_nhwc
+    model = load_model(reference_model_path)
+    store = ResultsStore(db_path)
+    with Session.open("vdev://esp32s3?realtime=0&hang_after=4", timeout=0.3, retries=0) as session:
+        with pytest.raises(BenchInterrupted):
+            run_bench(session, model, list(x[:10]), BenchPlan(10), store, "vdev")
+    assert len(store.inferences(1)) == 4 and store.run(1)["status"] == "interrupted"
+    with Session.open(FAST) as session:
+        summary = run_bench(session, model, list(x[:10]), BenchPlan(10), store, "vdev", resume=1)
+    assert summary["run_id"] == 1 and summary["n"] == 10 and store.run(1)["status"] == "done"
+    assert [r["idx"] for r in store.inferences(1)] == list(range(10))
+    with Session.open(FAST) as session, pytest.raises(ToolkitError, match="already complete"):
+        run_bench(session, model, list(x[:10]), BenchPlan(10), store, "vdev", resume=1)
 
 
 def test_arena_too_small_is_refused_at_upload(reference_model_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from toolkit.boards import get_board
 from toolkit.errors import ToolkitError
 from toolkit.harness.inputs import to_tensor
-from toolkit.harness.session import Session
+from toolkit.harness.session import DeviceReset, Session
 from toolkit.harness.store import ResultsStore
 from toolkit.model import model_work
 from toolkit.model.reader import TFLiteModel
@@ -21,6 +21,7 @@ from toolkit.model.tflm import HostInterpreter
 log = logging.getLogger(__name__)
 
 REFERENCE_ARENA_BYTES = 16 * 1024 * 1024
+MAX_RECOVERIES = 3  # board resets one run survives
 Progress = Callable[[str, int, int], None]
 
 
@@ -38,6 +39,8 @@ class BenchPlan:
     n: int
     warmup: int = 0
     labels: list[int] | None = None  # per sample, to report accuracy
+    model_name: str | None = None  # recorded with the run
+    label: str | None = None  # what the run is for (a HIL test's id), recorded with it
 
 
 def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None = None) -> bool:
@@ -57,8 +60,13 @@ def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None
 
 
 def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], plan: BenchPlan,
-              store: ResultsStore, port_label: str, progress: Progress | None = None) -> dict:
-    """Run ``plan.n`` inferences (cycling through ``samples``) after ``plan.warmup`` and summarise them."""
+              store: ResultsStore, port_label: str, progress: Progress | None = None,
+              resume: int | None = None) -> dict:
+    """Run ``plan.n`` inferences (cycling through ``samples``) after ``plan.warmup`` and summarise them.
+
+    ``resume``: a run id of the store to continue where it stopped (same model). A board that
+    resets mid-run is greeted again, given its model again if it lost it, and the inference it
+    was on is retried: its row is stored once, when it succeeds (at most MAX_RECOVERIES times)."""
     if plan.n < 1 or not samples:
         raise ToolkitError("nothing to run: need --n of at least 1 and one input or more", "check --n and --inputs")
     uploaded = ensure_model(session, model, progress)
@@ -66,17 +74,32 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
     tensors = [to_tensor(s, model.inputs[0]) for s in samples]
     reference = HostInterpreter(model.data, REFERENCE_ARENA_BYTES)
     out_tensor = model.outputs[0]
-    run_id = store.start_run(port_label, info.board, f"{info.firmware_name} {info.firmware_version}",
-                             model.sha256, info.simulated)
-    rows: list[dict] = []
+    if resume is None:
+        run_id = store.start_run(port_label, info.board, f"{info.firmware_name} {info.firmware_version}",
+                                 model.sha256, info.simulated, plan.model_name, plan.label, plan.n)
+        rows: list[dict] = []
+    else:
+        run_id, rows = resume, _resumable(store, resume, model, info)
+        log.info("run %d resumes after %d of %d inferences", run_id, len(rows), plan.n)
+    recoveries = 0
     try:
         for i in range(plan.warmup):
             _infer(session, model, tensors[i % len(tensors)])
             if progress:
                 progress("warm-up", i + 1, plan.warmup)
-        for i in range(plan.n):
+        i = len(rows)
+        while i < plan.n:
             sample = i % len(tensors)
-            result, outputs, metrics = _infer(session, model, tensors[sample])
+            try:
+                result, outputs, metrics = _infer(session, model, tensors[sample])
+            except DeviceReset as reset:
+                recoveries += 1
+                if recoveries > MAX_RECOVERIES:
+                    raise ToolkitError(f"the board reset {recoveries} times", reset.hint) from reset
+                log.warning("the board reset during inference %d; greeting it again (recovery %d of %d)",
+                            i, recoveries, MAX_RECOVERIES)
+                ensure_model(session, model)
+                continue
             expected = reference.run([tensors[sample]], len(model.outputs))
             matches = all(np.array_equal(o, e) for o, e in zip(outputs, expected))
             row = {
@@ -90,20 +113,35 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
                 "bus_voltage_v": _finite(metrics.bus_voltage_v),
                 "stack_high_water_bytes": metrics.stack_high_water_bytes,
             }
-            store.add_inference(run_id, {k: row[k] for k in _STORED})
+            store.add_inference(run_id, row)
             rows.append(row)
+            i += 1
             if progress:
-                progress("bench", i + 1, plan.n)
+                progress("bench", i, plan.n)
     except ToolkitError as exc:
         store.finish_run(run_id, "interrupted", summarize(rows, info, model, uploaded, run_id, store) if rows else None)
         raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
     summary = summarize(rows, info, model, uploaded, run_id, store)
+    summary["recoveries"] = recoveries
     store.finish_run(run_id, "done", summary)
     return summary
 
 
-_STORED = ("idx", "sample", "latency_us", "cycles", "arena_used_bytes", "heap_free_bytes", "heap_free_min_bytes",
-           "current_mean_ma", "current_peak_ma", "output_matches", "predicted", "label")
+def _resumable(store: ResultsStore, run_id: int, model: TFLiteModel, info) -> list[dict]:
+    """The stored rows of a run that can go on here: same model, not finished."""
+    run = store.run(run_id)
+    if not run:
+        raise ToolkitError(f"no run {run_id} in {store.path}", "check the run id and --db")
+    if run["status"] == "done":
+        raise ToolkitError(f"run {run_id} is already complete", "start a new run without --resume")
+    if run["model_sha256"] != model.sha256:
+        raise ToolkitError(f"run {run_id} was made with model {run['model_sha256'][:12]}, not {model.sha256[:12]}",
+                           "give the model the run was made with")
+    if bool(run["simulated"]) != bool(info.simulated):
+        raise ToolkitError(f"run {run_id} was measured on a {'virtual' if run['simulated'] else 'real'} board",
+                           "simulated and measured figures are never mixed: resume on the same kind of board")
+    store.reopen_run(run_id)
+    return store.inferences(run_id)
 
 
 def invoke_timeout(session: Session, model: TFLiteModel) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
@@ -20,7 +22,11 @@ CREATE TABLE IF NOT EXISTS runs (
     firmware TEXT,
     model_sha256 TEXT,
     simulated INTEGER NOT NULL,
-    summary TEXT
+    summary TEXT,
+    git_commit TEXT,
+    model_name TEXT,
+    label TEXT,
+    planned_n INTEGER
 );
 CREATE TABLE IF NOT EXISTS inferences (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -36,9 +42,17 @@ CREATE TABLE IF NOT EXISTS inferences (
     output_matches INTEGER NOT NULL,
     predicted INTEGER,
     label INTEGER,
+    host_predicted INTEGER,
+    bus_voltage_v REAL,
+    stack_high_water_bytes INTEGER,
     PRIMARY KEY (run_id, idx)
 );
 """
+
+
+INFERENCE_COLUMNS = ("idx", "sample", "latency_us", "cycles", "arena_used_bytes", "heap_free_bytes",
+                     "heap_free_min_bytes", "current_mean_ma", "current_peak_ma", "output_matches", "predicted",
+                     "label", "host_predicted", "bus_voltage_v", "stack_high_water_bytes")
 
 
 class ResultsStore:
@@ -46,27 +60,46 @@ class ResultsStore:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path)
+            self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(SCHEMA)
+            self._add_missing_columns()
         except (OSError, sqlite3.Error) as exc:
             raise ToolkitError(f"cannot open the results store {self.path}: {exc}",
                                "give a writable path with --db") from None
 
-    def start_run(self, port: str, board: str, firmware: str, model_sha256: str, simulated: bool) -> int:
+    def _add_missing_columns(self) -> None:
+        """Stores written before a column existed gain it (empty for their old runs)."""
+        added = {"runs": {"git_commit": "TEXT", "model_name": "TEXT", "label": "TEXT", "planned_n": "INTEGER"},
+                 "inferences": {"host_predicted": "INTEGER", "bus_voltage_v": "REAL", "stack_high_water_bytes": "INTEGER"}}
+        for table, columns in added.items():
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns.items():
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self.db.commit()
+
+    def start_run(self, port: str, board: str, firmware: str, model_sha256: str, simulated: bool,
+                  model_name: str | None = None, label: str | None = None, planned_n: int | None = None) -> int:
+        """``label`` names what the run is for (a HIL test's id, say); the git commit of the
+        working directory is recorded when there is one."""
         cur = self.db.execute(
-            "INSERT INTO runs (started, status, port, board, firmware, model_sha256, simulated) "
-            "VALUES (?, 'running', ?, ?, ?, ?, ?)",
-            (time.time(), port, board, firmware, model_sha256, int(simulated)))
+            "INSERT INTO runs (started, status, port, board, firmware, model_sha256, simulated, git_commit, "
+            "model_name, label, planned_n) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), port, board, firmware, model_sha256, int(simulated), git_commit(), model_name, label,
+             planned_n))
         self.db.commit()
         return int(cur.lastrowid)
 
     def add_inference(self, run_id: int, row: dict) -> None:
-        self.db.execute(
-            "INSERT INTO inferences (run_id, idx, sample, latency_us, cycles, arena_used_bytes, heap_free_bytes, "
-            "heap_free_min_bytes, current_mean_ma, current_peak_ma, output_matches, predicted, label) "
-            "VALUES (:run_id, :idx, :sample, :latency_us, :cycles, :arena_used_bytes, :heap_free_bytes, "
-            ":heap_free_min_bytes, :current_mean_ma, :current_peak_ma, :output_matches, :predicted, :label)",
-            {"run_id": run_id, **row})
+        """One inference, committed at once. Its (run, index) key is unique: an inference retried
+        after a fault can never be stored twice."""
+        columns = [c for c in INFERENCE_COLUMNS if c in row]
+        self.db.execute(f"INSERT INTO inferences (run_id, {', '.join(columns)}) "
+                        f"VALUES (:run_id, {', '.join(':' + c for c in columns)})", {"run_id": run_id, **row})
+        self.db.commit()
+
+    def reopen_run(self, run_id: int) -> None:
+        self.db.execute("UPDATE runs SET status = 'running', finished = NULL WHERE id = ?", (run_id,))
         self.db.commit()
 
     def finish_run(self, run_id: int, status: str, summary: dict | None = None) -> None:
@@ -85,5 +118,25 @@ class ResultsStore:
         row = cur.fetchone()
         return dict(zip(names, row)) if row else {}
 
+    def runs(self) -> list[dict]:
+        cur = self.db.execute("SELECT * FROM runs ORDER BY id")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
     def close(self) -> None:
         self.db.close()
+
+
+@lru_cache(maxsize=8)
+def git_commit(folder: str | Path = ".") -> str | None:
+    """The commit checked out in ``folder`` (with ``+`` when the tree has changes), or None."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=folder, capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+" if dirty else "")

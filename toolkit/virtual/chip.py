@@ -30,6 +30,9 @@ class FaultPlan:
 
     hang_after_invokes: int | None = None
     reset_after_invokes: int | None = None
+    reset_every: int | None = None  # reset after every this many INVOKEs since boot (brown-outs)
+    slow: float = 1.0  # Invoke() takes this many times the cost model's time (a slower build, say)
+    corrupt_outputs: bool = False  # flip a bit of every output (a broken kernel, say)
 
 
 @dataclass
@@ -87,6 +90,7 @@ class SimulatedChip:
         cycles = sum(e.cycles for e in estimates)
         mean = sum(e.cycles * e.current_ma for e in estimates) / cycles if cycles else self.board.idle_current_ma
         peak = max((e.current_ma for e in estimates), default=self.board.idle_current_ma)
+        cycles = round(cycles * self.faults.slow)
         self.loaded = LoadedModel(
             model, interpreter, interpreter.arena.total - pointer_overhead, cycles, round(cycles / self.board.cpu_mhz),
             mean, peak, [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
@@ -110,6 +114,8 @@ class SimulatedChip:
         if faults.reset_after_invokes is not None and self.invokes >= faults.reset_after_invokes:
             faults.reset_after_invokes = None
             self.reset_requested = True
+        if faults.reset_every and self.invokes >= faults.reset_every:
+            self.reset_requested = True
         if self.hung or self.reset_requested:
             return 0, 0  # nobody hears the answer
         started = time.monotonic()
@@ -121,6 +127,8 @@ class SimulatedChip:
             return None
         for buf, array in zip(loaded.outputs, results):
             ctypes.memmove(buf, array.tobytes(), len(buf))
+            if self.faults.corrupt_outputs:
+                buf[0] = bytes([buf.raw[0] ^ 0x01])
         self.invokes += 1
         if self.realtime:
             remaining = loaded.latency_us / 1e6 - (time.monotonic() - started)

@@ -42,6 +42,9 @@ class BoardOptions:
     arena_bytes: int | None = None  # None: the board's own figure
     hang_after: int | None = None
     reset_after: int | None = None
+    reset_every: int | None = None  # reset after every N inferences since boot
+    slow: float = 1.0  # scale the simulated Invoke() time
+    corrupt_outputs: bool = False  # flip a bit of every output
     flash_file: str | None = None  # keep flash contents in this file between runs
     sync_enters_download: bool = False  # a pty has no modem lines: treat esptool's SYNC as the reset
 
@@ -70,7 +73,7 @@ class VirtualBoard:
         self.mode = "off"  # "app", "rom", "halted" (nothing bootable) or "off" (in reset, no power)
         self.app: HostFirmware | None = None
         self.rom: RomLoader | None = None
-        self.faults = FaultPlan(opts.hang_after, opts.reset_after)
+        self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs)
         self.boots = 0
         self._lines = (False, False)  # DTR, RTS as the host set them
         self._io0_low_seen = False

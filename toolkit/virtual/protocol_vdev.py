@@ -2,8 +2,11 @@
 
 Options: ``baud=N`` models a UART link at N baud 8N1 (default: native USB, unpaced);
 ``latency_us=N``; ``realtime=0`` answers INVOKE without waiting the simulated time;
-``esp_nn=0``; ``arena_bytes=N`` and ``slot_bytes=N`` override the board's; ``model=PATH`` installs a model before boot; ``hang_after=N`` / ``reset_after=N``
-model a board that stops answering or resets after N inferences; ``id=NAME`` shares one board
+``esp_nn=0``; ``arena_bytes=N`` and ``slot_bytes=N`` override the board's; ``model=PATH`` installs a model before boot; ``slow=X``
+scales the simulated Invoke() time and ``corrupt_outputs=1`` flips a bit of every output (regressions to
+catch); ``hang_after=N`` / ``reset_after=N``
+model a board that stops answering or resets after N inferences, ``reset_every=N`` one that resets
+after every N inferences since it booted; ``id=NAME`` shares one board
 between every port opened with that name in this process, as a physical board is shared.
 """
 
@@ -20,8 +23,9 @@ from toolkit.virtual.device import BoardOptions, VirtualBoard
 
 _SHARED: dict[str, VirtualBoard] = {}
 _SHARED_LOCK = threading.Lock()
-_INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after", "reset_after")
-_BOOL_OPTIONS = ("realtime", "esp_nn", "sync_enters_download")
+_INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after", "reset_after", "reset_every")
+_BOOL_OPTIONS = ("realtime", "esp_nn", "sync_enters_download", "corrupt_outputs")
+_FLOAT_OPTIONS = ("slow",)
 
 
 def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
@@ -30,7 +34,7 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
     if parts.scheme != "vdev":
         raise SerialException(f"expected a vdev:// URL, got {url!r}")
     query = dict(urllib.parse.parse_qsl(parts.query))
-    unknown = set(query) - set(_INT_OPTIONS) - set(_BOOL_OPTIONS) - {"id", "model", "flash_file"}
+    unknown = set(query) - set(_INT_OPTIONS) - set(_BOOL_OPTIONS) - set(_FLOAT_OPTIONS) - {"id", "model", "flash_file"}
     if unknown:
         raise SerialException(f"unknown vdev option(s): {', '.join(sorted(unknown))}")
     kwargs: dict = {"board": parts.netloc or "esp32s3"}
@@ -38,8 +42,11 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
         for key in _INT_OPTIONS:
             if key in query:
                 kwargs[key] = int(query[key])
+        for key in _FLOAT_OPTIONS:
+            if key in query:
+                kwargs[key] = float(query[key])
     except ValueError:
-        raise SerialException(f"vdev option values must be whole numbers: {parts.query}") from None
+        raise SerialException(f"vdev option values must be numbers: {parts.query}") from None
     for key in _BOOL_OPTIONS:
         if key in query:
             kwargs[key] = query[key] not in ("0", "false", "no")

@@ -1,0 +1,55 @@
+"""Updates in the field: a model by the protocol and by esptool, and the firmware, each followed by
+the board still answering and running what it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolkit.hil.suite import SuiteModel
+from toolkit.model.synth import ModelBuilder
+
+REFERENCE = SuiteModel("digits_cnn_int8", "bundled")
+
+
+def other_model() -> bytes:
+    b = ModelBuilder(11)
+    x = b.input((1, 8, 8, 1))
+    return b.build([x], [b.softmax(b.fully_connected(b.reshape(b.conv2d(x, 4, 3), (1, -1)), 10))])
+
+
+def test_model_update_by_the_protocol_then_the_board_answers(board, bench) -> None:
+    from toolkit.model import load_model
+
+    model = load_model(other_model())
+    board.upload(model)
+    assert board.info.model_ready and board.info.model_sha256.hex() == model.sha256
+    summary = bench(REFERENCE, n=5)  # and back to the reference model, by the protocol
+    assert summary["outputs_match_reference"] and summary["model_uploaded"]
+
+
+def test_model_update_by_esptool_then_the_board_answers(board, bench) -> None:
+    from toolkit.model import load_model
+
+    model = load_model(other_model())
+    result = board.flash(model)
+    assert result.model_slot in ("model_a", "model_b")
+    info = board.refresh()
+    assert info.model_ready and info.model_sha256.hex() == model.sha256
+    assert bench(REFERENCE, n=5)["outputs_match_reference"]
+
+
+def test_firmware_update_then_the_suite_still_passes(request, board, bench, baseline) -> None:
+    from toolkit.flash import firmware_writes
+    from toolkit.hil.plugin import option
+
+    folder = option(request.config, "firmware")
+    if not folder:
+        pytest.skip("no --espml-firmware build folder given")
+    board.flash(firmware=firmware_writes(Path(folder)))
+    info = board.refresh()
+    assert info.protocol_version == 1
+    summary = bench(REFERENCE)
+    baseline.check(REFERENCE.name, summary)
+    assert summary["outputs_match_reference"]

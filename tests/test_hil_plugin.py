@@ -1,0 +1,82 @@
+"""The HIL plugin and the hil/ suite, run through pytest's own pytester against virtual boards
+made worse on purpose: each run must fail naming the figure, the board and the change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "hil" / "test_models.py"
+REFERENCE_ONLY = ["-k", "test_model_figures and digits_cnn_int8", "-p", "no:cacheprovider"]
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def run_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("ESPML_REAL_MODELS", raising=False)  # the reference model is enough here
+    baselines = tmp_path / "baselines"
+    shutil.copytree(ROOT / "hil" / "baselines", baselines)
+
+    def run(port: str, *extra: str) -> pytest.RunResult:
+        return pytester.runpytest_subprocess(str(SUITE), *REFERENCE_ONLY, f"--espml-port={port}",
+                                             f"--espml-baseline={baselines}", f"--espml-db={tmp_path / 'r.sqlite'}",
+                                             *extra, timeout=300)
+
+    run.baselines = baselines
+    run.folder = pytester.path
+    return run
+
+
+def test_the_committed_baseline_passes_on_a_virtual_board(run_suite) -> None:
+    result = run_suite("vdev://esp32s3?realtime=0", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1)
+    junit = (run_suite.folder / "junit.xml").read_text()  # the figures travel as JUnit properties
+    assert 'name="espml.digits_cnn_int8.latency_us.median" value="9959' in junit
+
+
+def test_a_slower_board_fails_naming_figure_board_and_change(run_suite) -> None:
+    result = run_suite("vdev://esp32s3?realtime=0&slow=1.2")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "latency_us.median regressed on esp32s3 (vdev://esp32s3?realtime=0&slow=1.2" in output
+    assert "+20.0%" in output and "tolerance 10%" in output
+
+
+def test_perturbed_outputs_fail_naming_the_figure(run_suite) -> None:
+    result = run_suite("vdev://esp32s3?realtime=0&corrupt_outputs=1")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "outputs_match_reference regressed on esp32s3" in output and "True -> False" in output
+
+
+def test_a_smaller_arena_fails_naming_board_and_arena(run_suite) -> None:
+    result = run_suite("vdev://esp32s3?realtime=0&arena_bytes=8192")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "digits_cnn_int8 cannot run on esp32s3 (vdev://esp32s3?realtime=0&arena_bytes=8192" in output
+    assert "ARENA_TOO_SMALL" in output and "the firmware has 8192" in output
+
+
+def test_improvements_are_reported_and_recorded_on_request(run_suite) -> None:
+    faster = "vdev://esp32s3?realtime=0&slow=0.8"
+    result = run_suite(faster)
+    result.assert_outcomes(passed=1)
+    assert "improved: digits_cnn_int8: latency_us.median improved on esp32s3" in result.stdout.str()
+    run_suite(faster, "--espml-update-baseline").assert_outcomes(passed=1)
+    saved = json.loads(next(run_suite.baselines.glob("esp32s3-*-simulated.json")).read_text())
+    assert saved["models"]["digits_cnn_int8"]["latency_us.median"]["value"] == pytest.approx(9959 * 0.8, rel=0.01)
+    run_suite("vdev://esp32s3?realtime=0").assert_outcomes(failed=1)  # the old speed is now a regression
+
+
+def test_simulated_and_measured_baselines_never_meet(run_suite, tmp_path: Path) -> None:
+    measured = tmp_path / "measured.json"
+    measured.write_text(json.dumps({"board": "esp32s3", "firmware": "espml-fw 0.1.0", "simulated": False,
+                                    "models": {}}))
+    result = run_suite("vdev://esp32s3?realtime=0", f"--espml-baseline={measured}")
+    result.assert_outcomes(failed=1)
+    assert "holds measured figures; this board's are simulated" in result.stdout.str()

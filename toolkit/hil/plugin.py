@@ -1,0 +1,317 @@
+"""espml's pytest plugin: hardware-in-the-loop regression runs on real or virtual boards.
+
+Registered through the ``pytest11`` entry point, so ``pip install espml`` is enough. Options
+(``--espml-*``, each also an ini key ``espml_*``) say which boards to use and where baselines and
+reports go; fixtures ``board``, ``bench`` and ``baseline`` give tests a board, a benchmark on it,
+and a verdict against the baseline of its kind. Without a port, it uses ``vdev://esp32s3``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
+from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
+from toolkit.hil.baseline import Baseline, Verdict
+from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
+from toolkit.hil.results import RunResults, merge_parts
+from toolkit.hil.suite import SuiteModel, suite_models
+
+OPTIONS = {  # name: (help, kind)
+    "port": ("a board's pyserial URL; repeat for several boards (default vdev://esp32s3)", "list"),
+    "ports_file": ("a file of board URLs, one a line", "path"),
+    "board": ("the board kind every board must report (esp32s3, esp32s3-r8)", "str"),
+    "baseline": ("baseline folder (a file per board kind and firmware) or one baseline file", "path"),
+    "update_baseline": ("write new and improved figures into the baseline (and regressed ones, as an intended "
+                        "change)", "flag"),
+    "report": ("folder for hil-results.json and the HTML report", "path"),
+    "firmware": ("an ESP-IDF build folder to flash for the firmware-update tests", "path"),
+    "db": ("results store (default: REPORT/results.sqlite, else .espml/results.sqlite)", "path"),
+    "suite": ("a JSON suite file: [{model, inputs, labels, board}]", "path"),
+    "n": ("inferences per benchmark (default 20)", "int"),
+}
+MARKERS = {
+    "espml_real_board": "needs a real chip (skipped on a virtual board)",
+    "espml_current_sensor": "needs a current sensor on the board (skipped without one)",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("espml", "espml hardware-in-the-loop runs")
+    for name, (text, kind) in OPTIONS.items():
+        flag = "--espml-" + name.replace("_", "-")
+        if kind == "flag":
+            group.addoption(flag, action="store_true", default=None, help=text)
+            parser.addini(f"espml_{name}", text, type="bool", default=False)
+        elif kind == "list":
+            group.addoption(flag, action="append", default=None, metavar="URL", help=text)
+            parser.addini(f"espml_{name}", text, type="linelist", default=[])
+        else:
+            group.addoption(flag, default=None, metavar=name.upper(), help=text)
+            parser.addini(f"espml_{name}", text, default=None)
+
+
+def option(config: pytest.Config, name: str):
+    """A command-line value, else the ini value."""
+    value = config.getoption(f"espml_{name}")
+    return config.getini(f"espml_{name}") if value is None else value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    worker = getattr(config, "workerinput", None)
+    config.stash[_RUN_ID] = worker["espml_run"] if worker and "espml_run" in worker else uuid.uuid4().hex[:12]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist: every worker of the run shares the controller's run id (its state folder)."""
+    node.workerinput["espml_run"] = node.config.stash[_RUN_ID]
+
+
+_RUN_ID = pytest.StashKey[str]()
+_HIL = pytest.StashKey["HilRun"]()
+
+
+class HilRun:
+    """The plugin's state in one pytest process (the controller or one xdist worker)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.worker = getattr(config, "workerinput", {}).get("workerid", "main")
+        ports = list(option(config, "port") or [])
+        if option(config, "ports_file"):
+            ports += read_ports_file(Path(option(config, "ports_file")))
+        self.ports = [shareable(url, i) for i, url in enumerate(ports or [DEFAULT_PORT])]
+        report = option(config, "report")
+        self.report_dir = Path(report) if report else None
+        base = self.report_dir or Path(config.rootpath) / ".espml"
+        self.state_dir = base / f"hil-run-{config.stash[_RUN_ID]}"
+        self.pool = BoardPool(self.ports, self.state_dir)
+        self.db = Path(option(config, "db") or (self.report_dir / "results.sqlite" if self.report_dir
+                                                 else Path(".espml") / "results.sqlite"))
+        self._store: ResultsStore | None = None
+        self.baselines: dict[tuple, Baseline] = {}
+        self.results = RunResults()
+        self.records: dict[str, dict] = {}
+        self.improvements: list[str] = []
+
+    @property
+    def store(self) -> ResultsStore:
+        if self._store is None:
+            self._store = ResultsStore(self.db)
+        return self._store
+
+    @property
+    def n(self) -> int:
+        return int(option(self.config, "n") or 20)
+
+    def board(self) -> HilBoard:
+        index = int(self.worker[2:]) if self.worker.startswith("gw") else 0
+        board = self.pool.acquire(index)
+        try:
+            board.open()
+        except ToolkitError as exc:
+            self.pool.take_out(board, exc.message)
+            pytest.fail(f"board {board.port} did not answer and was taken out of the run: {exc.message}", False)
+        expected = option(self.config, "board")
+        if expected and board.kind != expected:
+            raise pytest.UsageError(f"{board.port} is an {board.kind} board, --espml-board says {expected}")
+        self.results.board_seen(board.port, board.kind, board.firmware, board.simulated)
+        return board
+
+    def baseline_for(self, board: HilBoard) -> Baseline:
+        key = (board.kind, board.firmware, board.simulated)
+        if key not in self.baselines:
+            location = option(self.config, "baseline")
+            folder = Path(location) if location else Path(self.config.rootpath) / "hil" / "baselines"
+            self.baselines[key] = Baseline.for_board(folder, *key)
+        return self.baselines[key]
+
+    def record(self, item: pytest.Item) -> dict:
+        return self.records.setdefault(item.nodeid, {"nodeid": item.nodeid, "outcome": "running", "figures": {}})
+
+    def finish(self) -> None:
+        for baseline in self.baselines.values():
+            baseline.save()
+        self.results.tests = list(self.records.values())
+        if self.records or self.results.boards:
+            self.results.write_part(self.state_dir, self.worker)
+        self.pool.release()
+        if self._store is not None:
+            self._store.close()
+
+
+def hil(config: pytest.Config) -> HilRun:
+    if _HIL not in config.stash:
+        config.stash[_HIL] = HilRun(config)
+    return config.stash[_HIL]
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture
+def board(request: pytest.FixtureRequest) -> HilBoard:
+    """A board held by this worker, its session open; the same one test after test."""
+    run = hil(request.config)
+    held = run.board()
+    if request.node.get_closest_marker("espml_real_board") and held.simulated:
+        pytest.skip(f"needs a real chip; {held.where} is virtual")
+    if request.node.get_closest_marker("espml_current_sensor") and not held.info.has_current_sensor:
+        pytest.skip(f"needs a current sensor; {held.where} has none")
+    run.record(request.node).update(port=held.port, board=held.kind, firmware=held.firmware,
+                                    simulated=held.simulated)
+    return held
+
+
+@pytest.fixture
+def bench(request: pytest.FixtureRequest, board: HilBoard):
+    """``bench(suite_model_or_model, samples=None, labels=None, n=None)``: run a benchmark on the
+    board; return its summary. A board that stops answering is taken out of the run."""
+    run = hil(request.config)
+
+    def run_one(target: SuiteModel, n: int | None = None) -> dict:
+        from toolkit.boards import get_board
+        from toolkit.model.inspect import inspect_model
+
+        model = target.load()
+        report = inspect_model(model, get_board(board.kind))
+        if not report.fits:
+            why = "; ".join(f"{p.op}: {p.reason}" for p in report.problems) or "its arena or flash budget"
+            pytest.skip(f"{target.name} will not run on {board.kind}: {why}")
+        samples, labels = target.samples(model)
+        count = n or run.n
+        plan = BenchPlan(count, 1, labels, model_name=target.name, label=request.node.nodeid)
+        try:
+            summary = run_bench(board.open(), model, samples, plan, run.store, board.port)
+        except DeviceError as exc:
+            pytest.fail(f"{target.name} cannot run on {board.where}: {exc}", False)
+        except (DeviceTimeout, BenchInterrupted) as exc:
+            cause = exc.__cause__ if isinstance(exc, BenchInterrupted) else exc
+            if isinstance(cause, DeviceTimeout):
+                run.pool.take_out(board, cause.message)
+                pytest.fail(f"{board.where} stopped answering and was taken out of the run: {exc.message}", False)
+            raise
+        run.record(request.node).update(
+            model=target.name, run_id=summary["run_id"], summary=summary,
+            per_op=[{"index": i, "op": op.kind, "estimated_us": op.estimated_us} for i, op in enumerate(report.ops)])
+        return summary
+
+    return run_one
+
+
+class BaselineCheck:
+    """Compare a summary with the baseline of the board's kind; fail on regressions."""
+
+    def __init__(self, run: HilRun, board: HilBoard, item: pytest.Item) -> None:
+        self.run, self.board, self.item = run, board, item
+
+    def check(self, model: str, summary: dict) -> list[Verdict]:
+        baseline = self.run.baseline_for(self.board)
+        verdicts = baseline.check(model, summary)
+        record = self.run.record(self.item)
+        for verdict in verdicts:
+            record["figures"][verdict.figure.name] = verdict.as_dict()
+            self.item.user_properties.append((f"espml.{model}.{verdict.figure.name}", verdict.value))
+        update = bool(option(self.run.config, "update_baseline"))
+        if update:
+            baseline.record(model, verdicts, regressions_too=True)
+        where = f"{self.board.kind} ({self.board.port})"
+        for verdict in verdicts:
+            if verdict.outcome == "improved":
+                self.run.improvements.append(f"{model}: {verdict.describe(where)}")
+                if not update:
+                    warnings.warn(f"{model}: {verdict.describe(where)}; --espml-update-baseline records it")
+        regressed = [v.describe(where) for v in verdicts if v.outcome == "regressed"]
+        if regressed and not update:
+            pytest.fail(f"{model} regressed against {baseline.path.name}:\n  " + "\n  ".join(regressed), False)
+        return verdicts
+
+
+@pytest.fixture
+def baseline(request: pytest.FixtureRequest, board: HilBoard) -> BaselineCheck:
+    return BaselineCheck(hil(request.config), board, request.node)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``suite_model`` runs once per model of the suite."""
+    if "suite_model" in metafunc.fixturenames:
+        models = suite_models(option(metafunc.config, "suite"))
+        metafunc.parametrize("suite_model", models, ids=[m.name for m in models])
+
+
+# --- reporting -----------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    if _HIL in item.config.stash and item.nodeid in hil(item.config).records:
+        record = hil(item.config).records[item.nodeid]
+        if report.when == "call" or report.outcome != "passed":
+            record["outcome"] = report.outcome
+            if report.outcome == "failed":
+                record["message"] = str(report.longrepr.reprcrash.message) if hasattr(report.longrepr, "reprcrash") \
+                    else str(report.longrepr)[-2000:]
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if _HIL in config.stash:
+        hil(config).finish()
+    if hasattr(config, "workerinput"):
+        return
+    run = config.stash.get(_HIL, None)
+    state_dir = run.state_dir if run else None
+    if state_dir is None:
+        # The controller of an xdist run used no fixture itself: find the workers' parts.
+        base = Path(option(config, "report") or Path(config.rootpath) / ".espml")
+        state_dir = base / f"hil-run-{config.stash[_RUN_ID]}"
+    if not state_dir.is_dir() or not list(state_dir.glob("hil-part-*.json")):
+        return
+    taken_out = BoardPool([], state_dir).taken_out
+    results = merge_parts(state_dir, taken_out)
+    final = state_dir.parent / results.name  # the report folder, or .espml/
+    final.write_text(results.read_text())
+    shutil.rmtree(state_dir, ignore_errors=True)
+    config.stash[_REPORT] = (final, taken_out, _render(config, final))
+
+
+_REPORT = pytest.StashKey[tuple]()
+
+
+def _render(config: pytest.Config, results: Path) -> Path | None:
+    """The HTML report, when a report folder was asked for and the plotting extra is installed."""
+    if not option(config, "report"):
+        return None
+    try:
+        from toolkit.harness.html_report import write_report
+    except ImportError:
+        return None
+    run = config.stash.get(_HIL, None)
+    db = run.db if run else Path(option(config, "db") or Path(option(config, "report")) / "results.sqlite")
+    try:
+        return write_report(db, results.parent / "report.html", results)
+    except ToolkitError as exc:
+        warnings.warn(f"no HTML report: {exc}")
+        return None
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if _REPORT not in config.stash:
+        return
+    results, taken_out, html = config.stash[_REPORT]
+    terminalreporter.section("espml HIL")
+    for port, reason in taken_out.items():
+        terminalreporter.write_line(f"board taken out of the run: {port}: {reason}", red=True)
+    run = config.stash.get(_HIL, None)
+    for line in (run.improvements if run else []):
+        terminalreporter.write_line(f"improved: {line}", green=True)
+    terminalreporter.write_line(f"results: {results}")
+    if html:
+        terminalreporter.write_line(f"report: {html}")

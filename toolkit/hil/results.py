@@ -1,0 +1,53 @@
+"""What a HIL run found, test by test, for the report: each pytest-xdist worker writes its own
+part, and the controller merges them into ``hil-results.json`` next to the HTML report."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.harness.store import git_commit
+
+RESULTS_NAME = "hil-results.json"
+
+
+@dataclass
+class RunResults:
+    started: float = field(default_factory=time.time)
+    boards: dict[str, dict] = field(default_factory=dict)  # by port
+    tests: list[dict] = field(default_factory=list)
+
+    def board_seen(self, port: str, board: str, firmware: str, simulated: bool) -> None:
+        self.boards.setdefault(port, {"port": port, "board": board, "firmware": firmware, "simulated": simulated,
+                                      "status": "ok"})
+
+    def add_test(self, record: dict) -> None:
+        self.tests.append(record)
+
+    def write_part(self, folder: Path, worker: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        part = {"started": self.started, "boards": list(self.boards.values()), "tests": self.tests}
+        (folder / f"hil-part-{worker}.json").write_text(json.dumps(part, default=str))
+
+
+def merge_parts(folder: Path, taken_out: dict[str, str]) -> Path:
+    """Join the workers' parts into one results file; boards taken out say why."""
+    boards: dict[str, dict] = {}
+    tests: list[dict] = []
+    started = time.time()
+    for part_path in sorted(folder.glob("hil-part-*.json")):
+        part = json.loads(part_path.read_text())
+        started = min(started, part["started"])
+        for board in part["boards"]:
+            boards.setdefault(board["port"], board)
+        tests += part["tests"]
+        part_path.unlink()
+    for port, reason in taken_out.items():
+        boards.setdefault(port, {"port": port})["status"] = f"taken out: {reason}"
+    results = {"git_commit": git_commit(), "started": started, "boards": list(boards.values()),
+               "tests": sorted(tests, key=lambda t: t["nodeid"])}
+    path = folder / RESULTS_NAME
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    return path
