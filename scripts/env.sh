@@ -18,7 +18,7 @@ find_python() {
 }
 
 ensure_env() {
-    local extras="convert,test"
+    local extras="convert,report,test"
     local stamp="$VENV/.espml-installed"
     local want
     want="$extras $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
@@ -32,4 +32,18 @@ ensure_env() {
     fi
     # The virtual board runs the firmware's own C: build its host port (cached by source hash).
     "$VENV/bin/python" -m toolkit.virtual.host_port >/dev/null
+}
+
+# The HTML report is tested in a real browser: Debian's headless Chromium (root installs it; others
+# are told how, and the browser test skips with the reason).
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium for the HTML report test" >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "no chromium: the HTML report's browser test will skip (sudo apt-get install chromium)" >&2
+    fi
 }

@@ -94,3 +94,18 @@ def test_brackets_in_messages_survive(monkeypatch, capsys) -> None:
     monkeypatch.setattr("toolkit.convert.require_convert_extra", missing)
     assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn"]) == 6
     assert "pip install 'espml[convert]'" in capsys.readouterr().err
+
+
+def test_bench_resume_continues_an_interrupted_run(tmp_path: Path) -> None:
+    from toolkit.harness import ResultsStore
+
+    root = Path(__file__).resolve().parent.parent
+    model = str(root / "fixtures" / "reference" / "digits_cnn_int8.tflite")
+    inputs = str(root / "fixtures" / "reference" / "heldout_nhwc")
+    db = str(tmp_path / "r.sqlite")
+    args = ["bench", "--model", model, "--inputs", inputs, "--db", db, "--timeout", "0.3"]
+    assert main([*args, "--port", "vdev://esp32s3?realtime=0&hang_after=3", "--n", "8"]) == 4
+    assert main([*args, "--port", "vdev://esp32s3?realtime=0", "--resume", "1"]) == 0
+    store = ResultsStore(db)
+    assert store.run(1)["status"] == "done" and [r["idx"] for r in store.inferences(1)] == list(range(8))
+    assert main([*args, "--port", "vdev://esp32s3?realtime=0", "--resume", "7"]) == 1  # no such run: one line

@@ -72,9 +72,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     samples = load_inputs(args.inputs, model.inputs[0])
     store = ResultsStore(args.db)
     try:
+        n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
-            summary = run_bench(session, model, samples, BenchPlan(args.n, args.warmup), store, args.port,
-                                _progress_callback(progress))
+            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name)
+            summary = run_bench(session, model, samples, plan, store, args.port,
+                                _progress_callback(progress), resume=args.resume)
     finally:
         store.close()
     _write_json(args.json, summary)
@@ -195,7 +197,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from toolkit.virtual.servers import loopback_address, open_pty, serve_pty, serve_rfc2217
 
     board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud, flash_file=args.flash_file,
-                                      sync_enters_download=not args.rfc2217))
+                                      esp_nn=not args.no_esp_nn, sync_enters_download=not args.rfc2217))
     if args.model:
         board.install_model(read_model_bytes(args.model))
     stop = threading.Event()
@@ -217,6 +219,19 @@ def cmd_sim(args: argparse.Namespace) -> int:
         stop.set()
     finally:
         board.power_off()
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from toolkit.harness.html_report import write_report
+
+    out = Path(args.out) if args.out else Path(args.db).with_name("report.html")
+    path = write_report(args.db, out, Path(args.results) if args.results else None)
+    console.print(f"wrote {path}")
+    if args.open and not webbrowser.open(path.resolve().as_uri()):
+        console.print("no web browser found here; open the file in one")
     return 0
 
 
@@ -248,9 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     port_args(p)
     p.add_argument("--model", required=True, help=".tflite model the board should run (uploaded if it differs)")
     p.add_argument("--inputs", required=True, help="folder of .npy/.png/.raw inputs, or one .npy batch")
-    p.add_argument("--n", type=int, default=10, help="measured inferences (default 10)")
+    p.add_argument("--n", type=int, help="measured inferences (default 10, or the resumed run's)")
     p.add_argument("--warmup", type=int, default=1, help="unmeasured inferences first (default 1)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
+    p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_bench)
 
@@ -300,9 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default="esp32s3", help="board variant (default esp32s3)")
     p.add_argument("--model", help="model to install before boot")
     p.add_argument("--baud", type=int, default=None, help="model a UART at this rate (default: unpaced USB)")
+    p.add_argument("--no-esp-nn", action="store_true", help="a firmware built without ESP-NN (plain C kernels)")
     p.add_argument("--port-file", metavar="FILE", help="also write the port URL to FILE")
     p.add_argument("--flash-file", metavar="FILE", help="keep the board's flash in FILE between runs")
     p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("report", help="one self-contained HTML file with tables and plots of the stored runs")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
+    p.add_argument("--results", metavar="FILE", help="hil-results.json of a HIL run: tests, verdicts, baselines")
+    p.add_argument("--out", metavar="FILE", help="the HTML file to write (default: report.html next to the store)")
+    p.add_argument("--open", action="store_true", help="open the report in the web browser")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

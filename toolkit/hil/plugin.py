@@ -8,6 +8,7 @@ and a verdict against the baseline of its kind. Without a port, it uses ``vdev:/
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 import warnings
@@ -21,6 +22,8 @@ from toolkit.hil.baseline import Baseline, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
 from toolkit.hil.results import RunResults, merge_parts
 from toolkit.hil.suite import SuiteModel, suite_models
+
+log = logging.getLogger(__name__)
 
 OPTIONS = {  # name: (help, kind)
     "port": ("a board's pyserial URL; repeat for several boards (default vdev://esp32s3)", "list"),
@@ -188,7 +191,8 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
         count = n or run.n
         plan = BenchPlan(count, 1, labels, model_name=target.name, label=request.node.nodeid)
         try:
-            summary = run_bench(board.open(), model, samples, plan, run.store, board.port)
+            summary = run_bench(board.open(), model, samples, plan, run.store, board.port,
+                                _progress_log(f"{target.name} on {board.where}"))
         except DeviceError as exc:
             pytest.fail(f"{target.name} cannot run on {board.where}: {exc}", False)
         except (DeviceTimeout, BenchInterrupted) as exc:
@@ -203,6 +207,14 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
         return summary
 
     return run_one
+
+
+def _progress_log(what: str):
+    """Progress of a long benchmark as log lines (shown with --log-cli-level=INFO), every quarter."""
+    def report(stage: str, done: int, total: int) -> None:
+        if stage == "bench" and total >= 40 and done % max(1, total // 4) == 0:
+            log.info("%s: %d of %d inferences", what, done, total)
+    return report
 
 
 class BaselineCheck:
@@ -286,13 +298,12 @@ _REPORT = pytest.StashKey[tuple]()
 
 
 def _render(config: pytest.Config, results: Path) -> Path | None:
-    """The HTML report, when a report folder was asked for and the plotting extra is installed."""
+    """The HTML report, when a report folder was asked for (a warning when it cannot be written,
+    e.g. without the plotting extra: the results file is there either way)."""
     if not option(config, "report"):
         return None
-    try:
-        from toolkit.harness.html_report import write_report
-    except ImportError:
-        return None
+    from toolkit.harness.html_report import write_report
+
     run = config.stash.get(_HIL, None)
     db = run.db if run else Path(option(config, "db") or Path(option(config, "report")) / "results.sqlite")
     try:

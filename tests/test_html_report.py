@@ -1,0 +1,232 @@
+"""The HTML report: built from a store of virtual-board runs (plus a measured run and a HIL results file),
+checked as text, then opened in a real headless Chromium: every plot renders, no console message."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolkit.boards import get_board
+from toolkit.cli import main
+from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
+from toolkit.harness.report_data import load_report_data
+from toolkit.model import load_model
+from toolkit.model.inspect import inspect_model
+
+pytest.importorskip("plotly", reason="the report needs the 'report' extra (plotly)")
+from toolkit.harness.html_report import write_report  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="Debian's chromium is not installed (apt-get install -y chromium)")
+SIM_PORT = "vdev://esp32s3?realtime=0"
+MEASURED_PORT = "/dev/ttyACM0"
+TAKEN_OUT_PORT = "rfc2217://127.0.0.1:4001"
+MODEL = "digits_cnn_int8.tflite"
+
+# Records what the page reports as broken; the test puts it first in <head> of a copy of the report.
+ERROR_RECORDER = """<script>
+window.__problems = [];
+window.addEventListener("error", e => __problems.push("error: " + e.message));
+window.addEventListener("unhandledrejection", e => __problems.push("rejection: " + e.reason));
+for (const k of ["error", "warn"]) {
+  const original = console[k];
+  console[k] = (...args) => { __problems.push(k + ": " + args.join(" ")); original.apply(console, args); };
+}
+window.addEventListener("load", () => setTimeout(() => {
+  const out = document.createElement("pre"); out.id = "page-problems";
+  out.textContent = JSON.stringify(__problems); document.body.appendChild(out);
+}, 500));
+</script>"""
+
+
+def _measured_run(store: ResultsStore, k: int) -> int:
+    """A run as a real board would record it: latencies that vary, a current sensor."""
+    rng = np.random.default_rng(k)
+    run_id = store.start_run(MEASURED_PORT, "esp32s3", "espml-fw 0.1.0", "ab" * 32, False, MODEL)
+    latencies = rng.normal(12_000 + 250 * k, 150, 25).astype(int)
+    for i, latency in enumerate(latencies):
+        store.add_inference(run_id, {
+            "idx": i, "sample": i, "latency_us": int(latency), "cycles": int(latency) * 240, "arena_used_bytes": 10_144,
+            "heap_free_bytes": 99_000, "heap_free_min_bytes": 98_000 - 64 * k, "current_mean_ma": 95 + rng.random() * 4,
+            "current_peak_ma": 110 + rng.random() * 5, "output_matches": 1, "predicted": 1, "label": 1})
+    store.finish_run(run_id, "done", {
+        "n": len(latencies), "latency_us": {"median": float(np.median(latencies)),
+                                            "p90": float(np.percentile(latencies, 90))},
+        "arena_used_bytes": 10_144, "heap_free_min_bytes": 98_000 - 64 * k, "current_ma": {"mean": 97.0 + k},
+        "outputs_match_reference": True, "mismatches": 0, "simulated": False})
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, heldout_module) -> tuple[Path, Path]:
+    """A store with three virtual-board runs and two measured ones, and the HIL results file of a run."""
+    folder = tmp_path_factory.mktemp("report")
+    db = folder / "results.sqlite"
+    model = load_model(Path(__file__).resolve().parent.parent / "fixtures" / "reference" / MODEL)
+    store = ResultsStore(db)
+    try:
+        with Session.open(SIM_PORT) as session:
+            sim_ids = [run_bench(session, model, heldout_module, BenchPlan(10, 0, model_name=MODEL), store,
+                                 SIM_PORT)["run_id"] for _ in range(3)]
+        measured_ids = [_measured_run(store, k) for k in range(2)]
+    finally:
+        store.close()
+    per_op = inspect_model(model, get_board("esp32s3"), True, 4).to_json()["per_op"]
+    band = {"tolerance": {"rel": 0.1}, "unit": "us"}
+    hil = {
+        "git_commit": "abc123def456", "started": 1_700_000_000.0,
+        "boards": [{"port": SIM_PORT, "board": "esp32s3", "firmware": "espml-fw 0.1.0", "simulated": True,
+                    "status": "ok"},
+                   {"port": MEASURED_PORT, "board": "esp32s3", "firmware": "espml-fw 0.1.0", "simulated": False,
+                    "status": "ok"},
+                   {"port": TAKEN_OUT_PORT, "board": "esp32s3", "simulated": True,
+                    "status": "taken out: no answer after 3 tries"}],
+        "tests": [
+            {"nodeid": f"hil/test_models.py::test_figures[{MODEL}-sim]", "outcome": "failed", "port": SIM_PORT,
+             "model": MODEL, "run_id": sim_ids[-1],
+             "figures": {"latency_us.median": {"value": 12_000.0, "baseline": 10_000.0, "verdict": "regressed", **band},
+                         "outputs_match_reference": {"value": True, "baseline": True, "tolerance": {"exact": True},
+                                                     "verdict": "ok"}},
+             "per_op": [{"index": op["index"], "op": op["kind"], "estimated_us": op["estimated_us"]} for op in per_op]},
+            {"nodeid": f"hil/test_models.py::test_figures[{MODEL}-board]", "outcome": "passed", "port": MEASURED_PORT,
+             "model": MODEL, "run_id": measured_ids[-1],
+             "figures": {"arena_used_bytes": {"value": 10_144, "baseline": 10_000, "tolerance": {"abs": 256},
+                                              "verdict": "ok", "unit": "B"}}},
+            {"nodeid": "hil/test_current.py::test_sensor", "outcome": "skipped", "port": SIM_PORT},
+        ]}
+    results_json = folder / "hil-results.json"
+    results_json.write_text(json.dumps(hil))
+    return db, results_json
+
+
+@pytest.fixture(scope="module")
+def heldout_module() -> list[np.ndarray]:
+    x = np.load(Path(__file__).resolve().parent.parent / "fixtures" / "reference" / "heldout_x.npy")
+    return list(x.transpose(0, 2, 3, 1)[:4, None])
+
+
+@pytest.fixture(scope="module")
+def report(results, tmp_path_factory) -> Path:
+    db, results_json = results
+    return write_report(db, tmp_path_factory.mktemp("out") / "report.html", results_json)
+
+
+def _plot_chunks(page: str) -> list[str]:
+    """The page cut at each plot's wrapper: chunk i holds plot i."""
+    return page.split("<div class=\"plot\">")[1:]
+
+
+def test_simulated_and_measured_runs_are_never_one_series(results) -> None:
+    db, results_json = results
+    data = load_report_data(db, results_json)
+    assert len(data.series) == 2
+    for series in data.series:
+        assert {run.simulated for run in series.runs} == {series.key.simulated}
+        assert series.runs == sorted(series.runs, key=lambda r: r.started)
+    sim = next(s for s in data.series if s.key.simulated)
+    assert sim.bands["latency_us.median"].low == pytest.approx(9_000) and sim.bands["latency_us.median"].high == 11_000
+    measured = next(s for s in data.series if not s.key.simulated)
+    assert (measured.bands["arena_used_bytes"].low, measured.bands["arena_used_bytes"].high) == (9_744, 10_256)
+
+
+def test_report_is_one_self_contained_file_that_says_what_is_simulated(report: Path) -> None:
+    page = report.read_text()
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=|<img[^>]+src=\"?http", page), "fetches something"
+    assert page.count("<script") > 1 and "Plotly.newPlot" in page
+    assert "abc123def456" in page
+    assert "Boards taken out of the run" in page and TAKEN_OUT_PORT in page and "no answer after 3 tries" in page
+    assert "+20.0%" in page and "regressed" in page  # a figure with its baseline and change
+    assert "hil/test_current.py::test_sensor" in page
+    chunks = _plot_chunks(page)
+    # per series: trend, latency histogram, current trace; then one per-op plot
+    assert len(chunks) == 7
+    titles = [re.search(r'"title":\{"font":\{"size":15\},"text":"([^"]+)"', c).group(1) for c in chunks]
+    for title in titles:
+        if "(SIMULATED)" not in title:
+            assert "(measured)" in title or "estimated by inspect" in title, title
+    assert sum("(SIMULATED)" in t for t in titles) == 3 and sum("(measured)" in t for t in titles) == 3
+    assert any(t.startswith("Per-op time") for t in titles)
+
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    page = report.read_text().replace("<head>", "<head>" + ERROR_RECORDER, 1)
+    checked = tmp_path / "checked.html"
+    checked.write_text(page)
+    run = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", checked.as_uri()],
+        capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, run.stderr[-2000:]
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], "\n".join(console)
+    problems = re.search(r'<pre id="page-problems">(.*?)</pre>', run.stdout, re.S)
+    assert problems is not None, "the page never finished loading"
+    assert json.loads(problems.group(1).replace("&quot;", '"')) == []
+    chunks = _plot_chunks(run.stdout)
+    assert len(chunks) == 7
+    for chunk in chunks:
+        assert "js-plotly-plot" in chunk and 'class="main-svg"' in chunk, chunk[:300]
+        assert re.search(r'class="(trace|point|bars|scatterlayer)', chunk), "a plot without data drawn"
+    trends = [c for c in chunks if "Trend across" in c]
+    assert len(trends) == 2 and all('class="shape-group"' in c for c in trends)  # the baseline bands
+
+
+def test_espml_report_on_a_store_alone(results, capsys, monkeypatch) -> None:
+    db, _ = results
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    assert main(["report", "--db", str(db), "--open"]) == 0
+    out = db.with_name("report.html")
+    assert out.is_file() and "Plotly.newPlot" in out.read_text()
+    assert str(out) in capsys.readouterr().out
+    assert opened == [out.resolve().as_uri()]
+
+
+def test_espml_report_on_an_empty_store(tmp_path: Path) -> None:
+    db = tmp_path / "empty.sqlite"
+    ResultsStore(db).close()
+    out = tmp_path / "r.html"
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    assert "holds no runs" in out.read_text()
+
+
+def test_odd_fields_in_the_results_file_are_left_out(results, tmp_path: Path) -> None:
+    db, _ = results
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"boards": "none", "tests": [7, {"figures": {"x": 3}, "per_op": [{"op": "ADD"}]}]}))
+    out = write_report(db, tmp_path / "r.html", odd)
+    assert "unnamed test" in out.read_text()
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("missing.sqlite", "no results store at"),
+    ("not-a-store.sqlite", "is not a results store"),
+])
+def test_espml_report_errors_are_one_line(tmp_path: Path, name: str, needle: str) -> None:
+    db = tmp_path / name
+    if name.startswith("not"):
+        db.write_text("hello")
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "report", "--db", str(db)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "--db" in lines[0], result.stderr
+    assert not (tmp_path / "report.html").exists()
+    assert name.startswith("not") or not db.exists()
+
+
+def test_missing_plotly_names_the_extra(results, tmp_path: Path, monkeypatch, capsys) -> None:
+    db, _ = results
+    monkeypatch.setitem(sys.modules, "plotly.offline", None)
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "r.html")]) == 6
+    err = capsys.readouterr().err
+    assert "espml[report]" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,337 @@
+"""What the HTML report shows, read from the results store and (when there is one) the HIL plugin's
+``hil-results.json``. Plain data, no plotting: ``html_report`` and ``report_plots`` render it."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.errors import ToolkitError
+from toolkit.harness.store import ResultsStore
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A main figure of a bench summary, followed across runs."""
+
+    name: str  # dotted path into the summary, as the HIL baselines name it
+    title: str
+    unit: str
+
+
+MAIN_FIGURES = (
+    FigureSpec("latency_us.median", "latency median", "us"),
+    FigureSpec("latency_us.p90", "latency p90", "us"),
+    FigureSpec("arena_used_bytes", "arena used", "B"),
+    FigureSpec("heap_free_min_bytes", "heap free (minimum)", "B"),
+    FigureSpec("current_ma.mean", "current mean", "mA"),
+)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A baseline and the range its tolerance allows."""
+
+    baseline: float
+    low: float
+    high: float
+    text: str  # the tolerance as people read it: "±10%", "±256", "exact"
+
+
+def tolerance_band(baseline: object, tolerance: object) -> Band | None:
+    """``{"rel": f}`` gives baseline*(1±f), ``{"abs": x}`` baseline±x, ``{"exact": true}`` the baseline alone."""
+    base = number(baseline)
+    if base is None:
+        return None
+    tol = tolerance if isinstance(tolerance, dict) else {}
+    rel, abs_ = number(tol.get("rel")), number(tol.get("abs"))
+    if rel is not None:
+        spread = abs(base) * rel
+        text = f"±{rel:.0%}" if rel * 100 == round(rel * 100) else f"±{rel:.1%}"
+        return Band(base, base - spread, base + spread, text)
+    if abs_ is not None:
+        return Band(base, base - abs_, base + abs_, f"±{abs_:g}")
+    return Band(base, base, base, "exact")
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """One figure of a HIL test, judged against its baseline."""
+
+    name: str
+    value: object  # a number, or a bool for output equality
+    baseline: object
+    band: Band | None
+    verdict: str
+    unit: str
+
+    @property
+    def change_pct(self) -> float | None:
+        value, base = number(self.value), number(self.baseline)
+        if value is None or base in (None, 0) or isinstance(self.value, bool):
+            return None
+        return (value - base) / abs(base) * 100
+
+
+@dataclass(frozen=True)
+class OpTime:
+    index: int
+    op: str
+    estimated_us: float
+
+
+@dataclass(frozen=True)
+class TestResult:
+    nodeid: str
+    outcome: str
+    port: str
+    model: str
+    run_id: int | None
+    figures: list[FigureResult]
+    per_op: list[OpTime]
+
+
+@dataclass(frozen=True)
+class BoardStatus:
+    port: str
+    board: str
+    firmware: str
+    simulated: bool | None
+    status: str
+
+    @property
+    def taken_out(self) -> bool:
+        return self.status.startswith("taken out")
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """Runs that may be compared: same model, same board kind, and simulated or measured, never both."""
+
+    model: str
+    board: str
+    simulated: bool
+
+    @property
+    def kind(self) -> str:
+        return "SIMULATED" if self.simulated else "measured"
+
+    @property
+    def title(self) -> str:
+        return f"{self.model} on {self.board} ({self.kind})"
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    started: float
+    finished: float | None
+    status: str
+    port: str
+    board: str
+    firmware: str
+    simulated: bool
+    model: str
+    git_commit: str
+    label: str
+    summary: dict
+
+    @property
+    def key(self) -> SeriesKey:
+        return SeriesKey(self.model, self.board, self.simulated)
+
+    def figure(self, name: str) -> object:
+        """A summary figure by dotted path (``latency_us.median``), or None."""
+        value: object = self.summary
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+
+@dataclass
+class Series:
+    """The runs of one model on one board kind, oldest first, and what to plot in detail."""
+
+    key: SeriesKey
+    runs: list[Run]
+    detail_run: Run | None = None  # the run whose inferences are shown
+    inferences: list[dict] = field(default_factory=list)
+    bands: dict[str, Band] = field(default_factory=dict)  # baseline bands by figure name
+
+    def previous(self, run: Run) -> Run | None:
+        i = self.runs.index(run)
+        return self.runs[i - 1] if i > 0 else None
+
+
+@dataclass
+class ReportData:
+    db_path: Path
+    results_path: Path | None
+    git_commit: str | None
+    started: float | None
+    boards: list[BoardStatus]
+    tests: list[TestResult]
+    runs: list[Run]
+    series: list[Series]
+    per_op: dict[str, list[OpTime]]  # by model name
+
+    @property
+    def any_simulated(self) -> bool:
+        return any(r.simulated for r in self.runs) or any(b.simulated for b in self.boards)
+
+    def series_of(self, run: Run) -> Series:
+        return next(s for s in self.series if s.key == run.key)
+
+
+def number(value: object) -> float | None:
+    """A finite float from ``value`` (bools count as 0/1), else None."""
+    if isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value)):
+        return float(value)
+    return None
+
+
+def load_report_data(db_path: str | Path, results_json: str | Path | None = None) -> ReportData:
+    """Read every run of the store and, when given, the HIL results; link tests to their series."""
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise ToolkitError(f"no results store at {db_path}",
+                           "give the --db file that espml bench or the HIL run wrote")
+    if not _is_sqlite(db_path):
+        raise ToolkitError(f"{db_path} is not a results store (not an SQLite file)",
+                           "give the --db file that espml bench or the HIL run wrote")
+    results = read_results_file(Path(results_json)) if results_json is not None else {}
+    store = ResultsStore(db_path)
+    try:
+        runs = [_run(row) for row in store.runs()]
+        tests = [_test(t) for t in _list(results.get("tests"))]
+        boards = [_board(b) for b in _list(results.get("boards"))] or _boards_of(runs)
+        series = _group(runs)
+        _attach_tests(series, tests, runs, boards)
+        for s in series:
+            if s.detail_run is not None:
+                s.inferences = store.inferences(s.detail_run.id)
+    finally:
+        store.close()
+    per_op: dict[str, list[OpTime]] = {}
+    for test in tests:
+        if test.per_op:
+            per_op.setdefault(test.model or "unknown model", test.per_op)
+    commit = _text(results.get("git_commit")) or next((r.git_commit for r in reversed(runs) if r.git_commit), None)
+    return ReportData(db_path, Path(results_json) if results_json is not None else None, commit,
+                      number(results.get("started")), boards, tests, runs, series, per_op)
+
+
+def read_results_file(path: Path) -> dict:
+    """The HIL plugin's results file; every field in it is optional."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ToolkitError(f"no HIL results file at {path}",
+                           "give the hil-results.json the HIL run wrote, or leave out --results") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ToolkitError(f"cannot read the HIL results file {path}: {exc}",
+                           "give the hil-results.json the HIL run wrote, or leave out --results") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError:
+        return True  # let the store say what is wrong
+    return head == b"SQLite format 3\x00" or head == b""
+
+
+def _group(runs: list[Run]) -> list[Series]:
+    series: dict[SeriesKey, Series] = {}
+    for run in sorted(runs, key=lambda r: (r.started, r.id)):
+        series.setdefault(run.key, Series(run.key, [])).runs.append(run)
+    for s in series.values():
+        s.detail_run = next((r for r in reversed(s.runs) if r.summary), s.runs[-1])
+    return sorted(series.values(), key=lambda s: (s.key.model, s.key.board, s.key.simulated))
+
+
+def _attach_tests(series: list[Series], tests: list[TestResult], runs: list[Run], boards: list[BoardStatus]) -> None:
+    """Give each series the baseline bands of the tests that measured it, and show the runs those tests made."""
+    by_id = {r.id: r for r in runs}
+    by_port = {b.port: b for b in boards}
+    for test in tests:
+        run = by_id.get(test.run_id) if test.run_id is not None else None
+        if run is not None:
+            key = run.key
+        else:
+            board = by_port.get(test.port)
+            if board is None or board.simulated is None or not test.model:
+                continue
+            key = SeriesKey(test.model, board.board, board.simulated)
+        target = next((s for s in series if s.key == key), None)
+        if target is None:
+            continue
+        if run is not None:
+            target.detail_run = run
+        for fig in test.figures:
+            if fig.band is not None:
+                target.bands[fig.name] = fig.band
+
+
+def _run(row: dict) -> Run:
+    try:
+        summary = json.loads(row.get("summary") or "null")
+    except (TypeError, json.JSONDecodeError):
+        summary = None
+    sha = _text(row.get("model_sha256"))
+    return Run(
+        id=int(row["id"]), started=float(row.get("started") or 0.0), finished=number(row.get("finished")),
+        status=_text(row.get("status")), port=_text(row.get("port")), board=_text(row.get("board")) or "unknown board",
+        firmware=_text(row.get("firmware")), simulated=bool(row.get("simulated")),
+        model=_text(row.get("model_name")) or (f"model {sha[:12]}" if sha else "unknown model"),
+        git_commit=_text(row.get("git_commit")), label=_text(row.get("label")),
+        summary=summary if isinstance(summary, dict) else {})
+
+
+def _test(item: object) -> TestResult:
+    t = item if isinstance(item, dict) else {}
+    figures = []
+    raw = t.get("figures") if isinstance(t.get("figures"), dict) else {}
+    for name, fig in raw.items():
+        fig = fig if isinstance(fig, dict) else {"value": fig}
+        figures.append(FigureResult(str(name), fig.get("value"), fig.get("baseline"),
+                                    tolerance_band(fig.get("baseline"), fig.get("tolerance")),
+                                    _text(fig.get("verdict")), _text(fig.get("unit"))))
+    per_op = []
+    for i, op in enumerate(_list(t.get("per_op"))):
+        if isinstance(op, dict) and number(op.get("estimated_us")) is not None:
+            index = op.get("index")
+            per_op.append(OpTime(index if isinstance(index, int) else i, _text(op.get("op") or op.get("kind")) or "?",
+                                 float(op["estimated_us"])))
+    run_id = t.get("run_id")
+    return TestResult(_text(t.get("nodeid")) or "unnamed test", _text(t.get("outcome")) or "unknown",
+                      _text(t.get("port")), _text(t.get("model")), run_id if isinstance(run_id, int) else None,
+                      figures, per_op)
+
+
+def _board(item: object) -> BoardStatus:
+    b = item if isinstance(item, dict) else {}
+    sim = b.get("simulated")
+    return BoardStatus(_text(b.get("port")) or "unknown port", _text(b.get("board")), _text(b.get("firmware")),
+                       sim if isinstance(sim, bool) else None, _text(b.get("status")) or "ok")
+
+
+def _boards_of(runs: list[Run]) -> list[BoardStatus]:
+    """Without a HIL results file: every board the store has seen, latest firmware first."""
+    seen: dict[tuple, BoardStatus] = {}
+    for run in sorted(runs, key=lambda r: -r.started):
+        seen.setdefault((run.port, run.board, run.firmware, run.simulated),
+                        BoardStatus(run.port, run.board, run.firmware, run.simulated, f"last run {run.id}"))
+    return list(seen.values())
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
