@@ -94,3 +94,20 @@ def test_a_board_that_stops_answering_is_taken_out_and_the_others_finish(run_sui
     boards = {b["port"].split("&id=")[0]: b for b in json.loads((report / "hil-results.json").read_text())["boards"]}
     assert boards[silent]["status"].startswith("taken out: ")
     assert boards["vdev://esp32s3?realtime=0"]["status"] == "ok"
+
+
+def test_the_firmware_update_suite_flashes_a_build_folder_and_the_board_answers(run_suite, tmp_path: Path) -> None:
+    from toolkit.image import app_image
+    from toolkit.image.partitions import load_csv, to_binary
+
+    build = tmp_path / "build"
+    (build / "bootloader").mkdir(parents=True)
+    (build / "partition_table").mkdir()
+    (build / "bootloader" / "bootloader.bin").write_bytes(app_image.build_bootloader())
+    (build / "partition_table" / "partition-table.bin").write_bytes(to_binary(load_csv()))
+    (build / "espml-fw.bin").write_bytes(app_image.build_app("espml-fw", "0.1.0"))
+    (build / "flasher_args.json").write_text(json.dumps({"flash_files": {
+        "0x0": "bootloader/bootloader.bin", "0x8000": "partition_table/partition-table.bin", "0x10000": "espml-fw.bin"}}))
+    result = run_suite("vdev://esp32s3?realtime=0", f"--espml-firmware={build}", "-k", "update",
+                       str(ROOT / "hil" / "test_updates.py"))
+    result.assert_outcomes(passed=3)
