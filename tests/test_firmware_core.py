@@ -175,7 +175,7 @@ class Wire:
         self.bytes = bytearray()
         self.inside_write = None
 
-    def __call__(self, data: bytes) -> None:
+    def __call__(self, data: bytes, delay_s: float = 0.0) -> None:
         hook, self.inside_write = self.inside_write, None
         if hook:
             hook()  # before the driver has taken the bytes: the frame's buffer is still in use

@@ -53,12 +53,33 @@ def cmd_info(args: argparse.Namespace) -> int:
     from toolkit.harness import Session
     from toolkit.harness.report import info_dict, info_table
 
+    if args.target == "micropython":
+        return _micropython_info(args)
     with Session.open(args.port, timeout=args.timeout) as session:
         info = session.hello()
     if args.json:
         _write_json(args.json, info_dict(info))
     if args.json != "-":
         console.print(info_table(info))
+    return 0
+
+
+def _micropython_info(args: argparse.Namespace) -> int:
+    """What a MicroPython board has, asked through its raw REPL (the agent need not run)."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from toolkit.micropython.deploy import probe, raw_repl
+
+    with raw_repl(args.port) as transport:
+        state = asdict(probe(transport))
+    _write_json(args.json, state)
+    if args.json != "-":
+        table = Table(title=f"MicroPython board on {args.port}", title_justify="left", show_header=False)
+        for key, value in state.items():
+            table.add_row(key.replace("_", " "), str(value))
+        console.print(table)
     return 0
 
 
@@ -70,6 +91,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     samples = load_inputs(args.inputs, model.inputs[0])
+    if args.target == "micropython":  # the agent and the model go onto its filesystem, then it speaks the protocol
+        from toolkit.micropython.deploy import deploy
+
+        deploy(args.port, model)
     store = ResultsStore(args.db)
     try:
         n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
@@ -172,6 +197,18 @@ def cmd_flash(args: argparse.Namespace) -> int:
     if not args.model and not args.firmware:
         raise ToolkitError("nothing to flash", "give a MODEL.tflite, --firmware, or both")
     model = load_model(args.model) if args.model else None
+    if args.target == "micropython" and model is not None:
+        if args.firmware:
+            raise ToolkitError("with --target micropython, flash the firmware and the model in two steps",
+                               "espml flash --port URL --firmware 0x0=micropython.bin, then the model")
+        from toolkit.micropython.deploy import deploy
+
+        done = deploy(args.port, model, start=False)
+        console.print(f"model {model.sha256[:16]} {'copied to' if done.model_copied else 'already on'} the "
+                      f"board's filesystem (MicroPython {done.version})")
+        _write_json(args.json, {"model_sha256": model.sha256, "model_copied": done.model_copied,
+                                "agent_copied": done.agent_copied, "seconds": done.model_seconds})
+        return 0
     firmware = [w for item in (args.firmware or []) for w in firmware_writes(item)]
     on_terminal = console.is_terminal
     result = flash(args.port, get_board(args.board), model, firmware, force=args.force, before=args.before,
@@ -196,8 +233,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from toolkit.virtual import BoardOptions, VirtualBoard
     from toolkit.virtual.servers import loopback_address, open_pty, serve_pty, serve_rfc2217
 
-    board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud, flash_file=args.flash_file,
-                                      esp_nn=not args.no_esp_nn, sync_enters_download=not args.rfc2217))
+    if args.micropython:
+        from toolkit.micropython.virtual import MicroPythonOptions, VirtualMicroPythonBoard
+
+        if args.model:
+            raise ToolkitError("--model does not go with --micropython", "put the model on it with toolkit.micropython.deploy")
+        board = VirtualMicroPythonBoard(MicroPythonOptions(board=args.board, baud=args.baud, fs_dir=args.flash_file))
+    else:
+        board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud, flash_file=args.flash_file,
+                                          esp_nn=not args.no_esp_nn, sync_enters_download=not args.rfc2217))
     if args.model:
         board.install_model(read_model_bytes(args.model))
     stop = threading.Event()
@@ -245,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     def port_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--port", required=True, help="pyserial URL: /dev/ttyACM0, rfc2217://host:port, vdev://esp32s3")
         p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (default 2)")
+        p.add_argument("--target", choices=("espml", "micropython"), default="espml",
+                       help="the board runs our ESP-IDF firmware (default) or MicroPython with a TFLM module")
 
     p = sub.add_parser("demo", help="the whole pipeline on the virtual board, on bundled data")
     p.add_argument("--n", type=int, default=None, help="inferences (default: every held-out digit)")
@@ -296,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flash", help="write firmware and/or a model to a board with esptool")
     p.add_argument("--port", required=True, help="pyserial URL of the board")
+    p.add_argument("--target", choices=("espml", "micropython"), default="espml",
+                   help="micropython: the model goes onto the board's filesystem through its raw REPL")
     p.add_argument("model", nargs="?", help="the .tflite model (goes into the inactive model slot)")
     p.add_argument("--firmware", action="append", metavar="DIR|OFFSET=FILE",
                    help="ESP-IDF build folder (flasher_args.json) or OFFSET=FILE; repeatable")
@@ -318,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baud", type=int, default=None, help="model a UART at this rate (default: unpaced USB)")
     p.add_argument("--no-esp-nn", action="store_true", help="a firmware built without ESP-NN (plain C kernels)")
     p.add_argument("--port-file", metavar="FILE", help="also write the port URL to FILE")
-    p.add_argument("--flash-file", metavar="FILE", help="keep the board's flash in FILE between runs")
+    p.add_argument("--flash-file", metavar="FILE", help="keep the board's flash in FILE between runs "
+                                                          "(with --micropython: its filesystem in that folder)")
+    p.add_argument("--micropython", action="store_true", help="a board running MicroPython (real, under wasmtime)")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("report", help="one self-contained HTML file with tables and plots of the stored runs")

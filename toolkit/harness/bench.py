@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolkit.boards import get_board
-from toolkit.errors import ToolkitError
+from toolkit.errors import DeviceTimeout, ToolkitError
 from toolkit.harness.inputs import to_tensor
 from toolkit.harness.session import DeviceReset, Session
 from toolkit.harness.store import ResultsStore
@@ -21,7 +21,7 @@ from toolkit.model.tflm import HostInterpreter
 log = logging.getLogger(__name__)
 
 REFERENCE_ARENA_BYTES = 16 * 1024 * 1024
-MAX_RECOVERIES = 3  # board resets one run survives
+MAX_RECOVERIES = 3  # faults in a row (without an inference completing between them) one run survives
 Progress = Callable[[str, int, int], None]
 
 
@@ -39,6 +39,7 @@ class BenchPlan:
     n: int
     warmup: int = 0
     labels: list[int] | None = None  # per sample, to report accuracy
+    invoke_timeout_s: float | None = None  # default: the session's time-out plus 3x the plain-C estimate
     model_name: str | None = None  # recorded with the run
     label: str | None = None  # what the run is for (a HIL test's id), recorded with it
 
@@ -65,8 +66,8 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
     """Run ``plan.n`` inferences (cycling through ``samples``) after ``plan.warmup`` and summarise them.
 
     ``resume``: a run id of the store to continue where it stopped (same model). A board that
-    resets mid-run is greeted again, given its model again if it lost it, and the inference it
-    was on is retried: its row is stored once, when it succeeds (at most MAX_RECOVERIES times)."""
+    resets or loses an answer mid-run is greeted again, given its model again if it lost it, and
+    the inference it was on is retried: its row is stored once, when it succeeds."""
     if plan.n < 1 or not samples:
         raise ToolkitError("nothing to run: need --n of at least 1 and one input or more", "check --n and --inputs")
     uploaded = ensure_model(session, model, progress)
@@ -81,25 +82,32 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
     else:
         run_id, rows = resume, _resumable(store, resume, model, info)
         log.info("run %d resumes after %d of %d inferences", run_id, len(rows), plan.n)
-    recoveries = 0
+    recoveries = failures = 0  # all recoveries; failures since the last inference that completed
+    first: DeviceTimeout | None = None  # the first fault of the current streak
     try:
         for i in range(plan.warmup):
-            _infer(session, model, tensors[i % len(tensors)])
+            _infer(session, model, tensors[i % len(tensors)], plan.invoke_timeout_s)
             if progress:
                 progress("warm-up", i + 1, plan.warmup)
         i = len(rows)
         while i < plan.n:
             sample = i % len(tensors)
             try:
-                result, outputs, metrics = _infer(session, model, tensors[sample])
-            except DeviceReset as reset:
+                result, outputs, metrics = _infer(session, model, tensors[sample], plan.invoke_timeout_s)
+            except DeviceTimeout as fault:  # a reset, or answers lost on the line
+                failures += 1
+                first = fault if failures == 1 else first
+                if failures > MAX_RECOVERIES:
+                    raise type(first)(f"{first.message}; {failures} times in a row", first.hint) from fault
+                log.warning("inference %d: %s; trying again (%d of %d)", i, fault.message, failures, MAX_RECOVERIES)
+                if isinstance(fault, DeviceReset):
+                    try:
+                        ensure_model(session, model)  # lost its model? it gets it again
+                    except DeviceTimeout:
+                        pass  # not back yet: the next attempt counts against the streak
                 recoveries += 1
-                if recoveries > MAX_RECOVERIES:
-                    raise ToolkitError(f"the board reset {recoveries} times", reset.hint) from reset
-                log.warning("the board reset during inference %d; greeting it again (recovery %d of %d)",
-                            i, recoveries, MAX_RECOVERIES)
-                ensure_model(session, model)
                 continue
+            failures = 0
             expected = reference.run([tensors[sample]], len(model.outputs))
             matches = all(np.array_equal(o, e) for o, e in zip(outputs, expected))
             row = {
@@ -154,9 +162,9 @@ def invoke_timeout(session: Session, model: TFLiteModel) -> float:
     return session.timeout + 3 * cycles / (board.cpu_mhz * 1e6)
 
 
-def _infer(session: Session, model: TFLiteModel, tensor: np.ndarray):
+def _infer(session: Session, model: TFLiteModel, tensor: np.ndarray, timeout: float | None = None):
     session.set_input(0, tensor.tobytes())
-    result = session.invoke(timeout=invoke_timeout(session, model))
+    result = session.invoke(timeout=timeout or invoke_timeout(session, model))
     outputs = [np.frombuffer(session.get_output(i), dtype=t.numpy_dtype).reshape(t.shape)
                for i, t in enumerate(model.outputs)]
     return result, outputs, session.metrics()

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 device_log = logging.getLogger("toolkit.device")
 
 BOOT_MARKERS = (b"ESP-ROM:", b"rst:0x")
+MAX_BACKOFF = 4  # a retry waits up to this many times the time-out
 Progress = Callable[[int, int], None]
 
 
@@ -42,10 +43,11 @@ class DeviceReset(DeviceTimeout):
 class Session:
     """One conversation with one board. Use as a context manager or call ``close()``."""
 
-    def __init__(self, port, timeout: float = 2.0, retries: int = 2) -> None:
+    def __init__(self, port, timeout: float = 2.0, retries: int = 2, hello_attempts: int = 5) -> None:
         self.port = port
         self.timeout = timeout
         self.retries = retries
+        self.hello_attempts = hello_attempts  # a board still booting, or a noisy line
         self.decoder = FrameDecoder()
         self.info_cache: Info | None = None
         self.boot_text = bytearray()
@@ -55,8 +57,10 @@ class Session:
         self.bytes_received = 0
 
     @classmethod
-    def open(cls, url: str, baudrate: int = 921600, timeout: float = 2.0, retries: int = 2) -> Session:
-        return cls(open_port(url, baudrate=baudrate, timeout=0.05), timeout, retries)
+    def open(cls, url: str, baudrate: int = 921600, timeout: float = 2.0, retries: int = 2,
+             hello_attempts: int = 5) -> Session:
+        # The port's read time-out bounds how late a request's time-out is noticed.
+        return cls(open_port(url, baudrate=baudrate, timeout=min(0.05, timeout / 2)), timeout, retries, hello_attempts)
 
     def __enter__(self) -> Session:
         return self
@@ -120,7 +124,7 @@ class Session:
         seq = self._next_seq()
         for attempt in range(attempts):
             self._send(Frame(msg_type, seq, payload))
-            answer = self._await(seq, timeout, watch_reset)
+            answer = self._await(seq, timeout * min(1 + attempt, MAX_BACKOFF), watch_reset)  # backing off
             if answer is None:
                 log.debug("no answer to %s (attempt %d of %d)", msg_type.name, attempt + 1, attempts)
                 continue
@@ -136,8 +140,9 @@ class Session:
                             "check that the board runs espml firmware and the port is right")
 
     # --- messages -----------------------------------------------------------------------------
-    def hello(self, attempts: int = 5) -> Info:
+    def hello(self, attempts: int | None = None) -> Info:
         """Handshake: tolerate boot text, retry while the board starts, check the version."""
+        attempts = attempts or self.hello_attempts
         payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=attempts - 1, watch_reset=False)
         info = Info.unpack(payload)
         if info.protocol_version != PROTOCOL_VERSION:
@@ -164,7 +169,9 @@ class Session:
             self.request(MsgType.SET_INPUT, chunk.pack())
 
     def invoke(self, timeout: float | None = None) -> InvokeResult:
-        return InvokeResult.unpack(self.request(MsgType.INVOKE, timeout=timeout, retries=0))
+        """A retried INVOKE runs the model again on the same input: harmless, and the host keeps
+        one answer (a late second one carries an old seq and is ignored)."""
+        return InvokeResult.unpack(self.request(MsgType.INVOKE, timeout=timeout))
 
     def get_output(self, index: int) -> bytes:
         step = self.max_payload - TensorChunk.HEADER_SIZE

@@ -30,7 +30,7 @@ class FaultPlan:
 
     hang_after_invokes: int | None = None
     reset_after_invokes: int | None = None
-    reset_every: int | None = None  # reset after every this many INVOKEs since boot (brown-outs)
+    reset_every: int | None = None  # reset during the N-th INVOKE after each boot (brown-outs)
     slow: float = 1.0  # Invoke() takes this many times the cost model's time (a slower build, say)
     corrupt_outputs: bool = False  # flip a bit of every output (a broken kernel, say)
 
@@ -65,6 +65,7 @@ class SimulatedChip:
         self.loaded: LoadedModel | None = None
         self.invokes = 0
         self.hung = False  # stopped answering: a modelled fault
+        self.answer_delay_s = 0.0
         self.reset_requested = False
 
     # --- inference ----------------------------------------------------------------------------
@@ -114,8 +115,8 @@ class SimulatedChip:
         if faults.reset_after_invokes is not None and self.invokes >= faults.reset_after_invokes:
             faults.reset_after_invokes = None
             self.reset_requested = True
-        if faults.reset_every and self.invokes >= faults.reset_every:
-            self.reset_requested = True
+        if faults.reset_every and self.invokes + 1 >= faults.reset_every:
+            self.reset_requested = True  # during the reset_every-th inference since boot
         if self.hung or self.reset_requested:
             return 0, 0  # nobody hears the answer
         started = time.monotonic()
@@ -130,11 +131,14 @@ class SimulatedChip:
             if self.faults.corrupt_outputs:
                 buf[0] = bytes([buf.raw[0] ^ 0x01])
         self.invokes += 1
-        if self.realtime:
-            remaining = loaded.latency_us / 1e6 - (time.monotonic() - started)
-            if remaining > 0:
-                time.sleep(remaining)
+        if self.realtime:  # the answer leaves when the chip would have finished, without blocking the board
+            self.answer_delay_s = max(0.0, loaded.latency_us / 1e6 - (time.monotonic() - started))
         return loaded.latency_us, loaded.cycles
+
+    def take_answer_delay(self) -> float:
+        """How long the next bytes the firmware sends wait for Invoke() to have finished."""
+        delay, self.answer_delay_s = self.answer_delay_s, 0.0
+        return delay
 
     # --- chip figures -------------------------------------------------------------------------
     def arena_used(self) -> int:

@@ -20,6 +20,7 @@ from toolkit.image.partitions import (MODEL_SLOTS, TABLE_OFFSET, TABLE_SIZE, Par
 from toolkit.image.model_image import build_image, choose_slot, write_order
 from toolkit.model import load_model
 from toolkit.virtual.chip import FaultPlan, SimulatedChip
+from toolkit.virtual.faults import FaultyLine, LinkFaults
 from toolkit.virtual.firmware import FirmwareImage, HostFirmware
 from toolkit.virtual.flash import FlashMemory, PowerCut
 from toolkit.virtual.link import PacedPipe
@@ -45,6 +46,8 @@ class BoardOptions:
     reset_every: int | None = None  # reset after every N inferences since boot
     slow: float = 1.0  # scale the simulated Invoke() time
     corrupt_outputs: bool = False  # flip a bit of every output
+    link: LinkFaults = LinkFaults()  # what the cable does to the bytes, each direction
+    power_cut_after: int | None = None  # the supply fails after this many more bytes written to flash
     flash_file: str | None = None  # keep flash contents in this file between runs
     sync_enters_download: bool = False  # a pty has no modem lines: treat esptool's SYNC as the reset
 
@@ -68,8 +71,11 @@ class VirtualBoard:
         self.flash = FlashMemory(self.board.flash_bytes, opts.flash_file)
         if self.flash.blank:
             provision(self.flash, __version__)
-        self.to_device = PacedPipe(opts.baud, opts.latency_us / 1e6)
-        self.to_host = PacedPipe(opts.baud, opts.latency_us / 1e6)
+        faulty = opts.link.active
+        self.to_device = PacedPipe(opts.baud, opts.latency_us / 1e6, faults=FaultyLine(opts.link, 0) if faulty else None)
+        self.to_host = PacedPipe(opts.baud, opts.latency_us / 1e6, faults=FaultyLine(opts.link, 1) if faulty else None)
+        if opts.power_cut_after is not None:
+            self.flash.cut_after = opts.power_cut_after
         self.mode = "off"  # "app", "rom", "halted" (nothing bootable) or "off" (in reset, no power)
         self.app: HostFirmware | None = None
         self.rom: RomLoader | None = None

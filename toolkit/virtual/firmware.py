@@ -37,7 +37,7 @@ class HostFirmware:
     """One boot of the firmware: construct, ``boot()``, then ``receive()`` bytes from the host."""
 
     def __init__(self, chip: SimulatedChip, flash: FlashMemory, slot_offsets: tuple[int, int], slot_size: int,
-                 image: FirmwareImage, out: Callable[[bytes], None]) -> None:
+                 image: FirmwareImage, out: Callable[[bytes, float], None]) -> None:
         self._lib = host_port.library()
         self.chip = chip
         self.flash = flash
@@ -117,7 +117,7 @@ class HostFirmware:
     def _write(self, ctx, data, length: int) -> None:
         if self.chip.hung or self.chip.reset_requested or not self.flash.powered:
             return  # a chip without power, hung, or resetting sends nothing
-        self._out(ctypes.string_at(data, length))
+        self._out(ctypes.string_at(data, length), self.chip.take_answer_delay())
 
     def _check_mapped(self) -> None:
         """The model lives in flash: reading it through a released mapping faults on a chip."""

@@ -10,9 +10,13 @@ import collections
 import threading
 import time
 
+from toolkit.virtual.faults import FaultyLine
+
 
 class PacedPipe:
-    def __init__(self, baud: int | None = None, latency_s: float = 0.0, bits_per_byte: int = 10) -> None:
+    def __init__(self, baud: int | None = None, latency_s: float = 0.0, bits_per_byte: int = 10,
+                 faults: FaultyLine | None = None) -> None:
+        self.faults = faults
         self.byte_time = bits_per_byte / baud if baud else 0.0
         self.latency_s = latency_s
         self._segments: collections.deque[list] = collections.deque()  # [ready_at, data, consumed]
@@ -21,14 +25,21 @@ class PacedPipe:
         self._closed = False
         self.bytes_written = 0  # everything ever sent down this line, for benchmarks
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, delay_s: float = 0.0) -> None:
+        """Send ``data``; ``delay_s`` holds it back that long first (a board still computing)."""
         if not data:
             return
         with self._cond:
+            stall = 0.0
+            if self.faults is not None:
+                data = self.faults.mangle(data)
+                stall = self.faults.stall_after(len(data))
+                if not data:
+                    return
             self.bytes_written += len(data)
             now = time.monotonic()
-            start = max(now, self._line_free_at)
-            self._line_free_at = start + len(data) * self.byte_time
+            start = max(now + delay_s, self._line_free_at)
+            self._line_free_at = start + len(data) * self.byte_time + stall
             self._segments.append([start + self.latency_s, bytes(data), 0])
             self._cond.notify_all()
 

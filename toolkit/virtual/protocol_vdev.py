@@ -4,10 +4,14 @@ Options: ``baud=N`` models a UART link at N baud 8N1 (default: native USB, unpac
 ``latency_us=N``; ``realtime=0`` answers INVOKE without waiting the simulated time;
 ``esp_nn=0``; ``arena_bytes=N`` and ``slot_bytes=N`` override the board's; ``model=PATH`` installs a model before boot; ``slow=X``
 scales the simulated Invoke() time and ``corrupt_outputs=1`` flips a bit of every output (regressions to
-catch); ``hang_after=N`` / ``reset_after=N``
+catch); link faults on both directions: ``flip=RATE`` (per bit), ``drop=RATE`` and ``dup=RATE`` (per
+byte), ``stall_ms=MS&stall_every=BYTES``, ``noise_every=N`` (boot-like text before every N-th write),
+``seed=N``; ``power_cut_after=N`` (the supply fails after N more bytes written to flash, by esptool or
+by the firmware); ``hang_after=N`` / ``reset_after=N``
 model a board that stops answering or resets after N inferences, ``reset_every=N`` one that resets
-after every N inferences since it booted; ``id=NAME`` shares one board
+during its N-th inference after every boot; ``id=NAME`` shares one board
 between every port opened with that name in this process, as a physical board is shared.
+``firmware=micropython`` gives a board running MicroPython instead (``toolkit.micropython.virtual``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ import serial
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from toolkit.virtual.device import BoardOptions, VirtualBoard
+from toolkit.virtual.faults import LinkFaults
 
 _SHARED: dict[str, VirtualBoard] = {}
 _SHARED_LOCK = threading.Lock()
 _INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after", "reset_after", "reset_every")
 _BOOL_OPTIONS = ("realtime", "esp_nn", "sync_enters_download", "corrupt_outputs")
 _FLOAT_OPTIONS = ("slow",)
+_LINK_OPTIONS = {"flip": float, "drop": float, "dup": float, "stall_ms": float, "stall_every": int,
+                 "noise_every": int, "seed": int}
+_INT_OPTIONS_MORE = ("power_cut_after",)
 
 
 def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
@@ -34,7 +42,9 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
     if parts.scheme != "vdev":
         raise SerialException(f"expected a vdev:// URL, got {url!r}")
     query = dict(urllib.parse.parse_qsl(parts.query))
-    unknown = set(query) - set(_INT_OPTIONS) - set(_BOOL_OPTIONS) - set(_FLOAT_OPTIONS) - {"id", "model", "flash_file"}
+    known = {*_INT_OPTIONS, *_INT_OPTIONS_MORE, *_BOOL_OPTIONS, *_FLOAT_OPTIONS, *_LINK_OPTIONS, "id", "model",
+             "flash_file"}
+    unknown = set(query) - known
     if unknown:
         raise SerialException(f"unknown vdev option(s): {', '.join(sorted(unknown))}")
     kwargs: dict = {"board": parts.netloc or "esp32s3"}
@@ -45,6 +55,12 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
         for key in _FLOAT_OPTIONS:
             if key in query:
                 kwargs[key] = float(query[key])
+        for key in _INT_OPTIONS_MORE:
+            if key in query:
+                kwargs[key] = int(query[key])
+        link = {key: kind(query[key]) for key, kind in _LINK_OPTIONS.items() if key in query}
+        if link:
+            kwargs["link"] = LinkFaults(**link)
     except ValueError:
         raise SerialException(f"vdev option values must be numbers: {parts.query}") from None
     for key in _BOOL_OPTIONS:
@@ -56,6 +72,10 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
 
 
 def board_for_url(url: str) -> VirtualBoard:
+    from toolkit.micropython import virtual as micropython_board
+
+    if micropython_board.is_micropython_url(url):  # firmware=micropython: MicroPython's own board
+        return micropython_board.board_for_url(url)
     options, shared_id, model_path = parse_url(url)
     from toolkit.errors import ToolkitError
     from toolkit.virtual.host_port import HostPortError
@@ -98,7 +118,7 @@ class Serial(SerialBase):
         if self.is_open:
             raise SerialException("port is already open")
         self.board = board_for_url(self.portstr)
-        self._owns_board = parse_url(self.portstr)[1] is None
+        self._owns_board = "id" not in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.portstr).query))
         self.is_open = True
 
     def close(self) -> None:
