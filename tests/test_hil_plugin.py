@@ -111,3 +111,9 @@ def test_the_firmware_update_suite_flashes_a_build_folder_and_the_board_answers(
     result = run_suite("vdev://esp32s3?realtime=0", f"--espml-firmware={build}", "-k", "update",
                        str(ROOT / "hil" / "test_updates.py"))
     result.assert_outcomes(passed=3)
+
+
+def test_the_suite_runs_on_a_micropython_board(run_suite) -> None:
+    result = run_suite("vdev://esp32s3?firmware=micropython", "--espml-target=micropython")
+    result.assert_outcomes(passed=1)
+    assert list(run_suite.baselines.glob("esp32s3-micropython-*-simulated.json")) == []  # new figures: nothing written

@@ -62,7 +62,11 @@ class HilBoard:
     def open(self) -> Session:
         if self.session is None:
             self.session = Session.open(self.port, timeout=self.timeout)
-            self.info = self.session.hello()
+            try:
+                self.info = self.session.hello()
+            except ToolkitError:
+                self.close()
+                raise
         return self.session
 
     def close(self) -> None:

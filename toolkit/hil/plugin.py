@@ -37,6 +37,8 @@ OPTIONS = {  # name: (help, kind)
     "db": ("results store (default: REPORT/results.sqlite, else .espml/results.sqlite)", "path"),
     "suite": ("a JSON suite file: [{model, inputs, labels, board}]", "path"),
     "n": ("inferences per benchmark (default 20)", "int"),
+    "target": ("espml (our ESP-IDF firmware, the default) or micropython (the agent is deployed with each model)",
+               "str"),
 }
 MARKERS = {
     "espml_real_board": "needs a real chip (skipped on a virtual board)",
@@ -119,6 +121,10 @@ class HilRun:
         index = int(self.worker[2:]) if self.worker.startswith("gw") else 0
         board = self.pool.acquire(index)
         try:
+            if option(self.config, "target") == "micropython" and board.session is None:
+                from toolkit.micropython.deploy import deploy
+
+                deploy(board.port, SuiteModel("digits_cnn_int8", "bundled").load())  # the agent answers from now
             board.open()
         except ToolkitError as exc:
             self.pool.take_out(board, exc.message)
@@ -189,6 +195,11 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
             pytest.skip(f"{target.name} will not run on {board.kind}: {why}")
         samples, labels = target.samples(model)
         count = n or run.n
+        if option(run.config, "target") == "micropython":  # the model goes onto its filesystem, the agent starts
+            from toolkit.micropython.deploy import deploy
+
+            board.close()
+            deploy(board.port, model)
         plan = BenchPlan(count, 1, labels, model_name=target.name, label=request.node.nodeid)
         try:
             summary = run_bench(board.open(), model, samples, plan, run.store, board.port,
