@@ -93,6 +93,7 @@ def main() -> int:
     time.sleep(1.0)
     write = model_write_wire_bytes(url, build_image(model, 99))
     results = {
+        "simulated": True,  # a virtual board behind a modelled link
         "baud": BAUD, "model_bytes": model.size, "app_bytes": APP_BYTES,
         "full_flash": full, "model_only": model_only, "model_write": write,
         "wire_vs_deflated": write["wire_bytes"] / write["deflated_bytes"],

@@ -104,6 +104,7 @@ def main() -> int:
     hex_text = hex_input_time(sample)
     total_wire = ours["wire_bytes_to_device"] + ours["wire_bytes_from_device"]
     results = {
+        "simulated": True,  # a virtual board behind a modelled link
         "payload_bytes": len(sample),
         "baud": BAUD,
         "line_rate_bound_s": bound,

@@ -109,3 +109,36 @@ def test_bench_resume_continues_an_interrupted_run(tmp_path: Path) -> None:
     store = ResultsStore(db)
     assert store.run(1)["status"] == "done" and [r["idx"] for r in store.inferences(1)] == list(range(8))
     assert main([*args, "--port", "vdev://esp32s3?realtime=0", "--resume", "7"]) == 1  # no such run: one line
+
+
+def test_debug_shows_what_a_one_line_error_came_from(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"TFL3" * 10)
+    with pytest.raises(Exception) as caught:
+        main(["--debug", "inspect", str(bad)])
+    assert caught.value.__suppress_context__ is False
+
+
+def test_a_board_unplugged_mid_run_stops_it_with_one_line_and_keeps_the_run(tmp_path: Path, monkeypatch) -> None:
+    import serial
+
+    from toolkit.harness import ResultsStore
+    from toolkit.virtual.protocol_vdev import Serial
+
+    real_read, calls = Serial.read, {"n": 0}
+
+    def vanishing_read(self, size=1):
+        calls["n"] += 1
+        if calls["n"] > 400:  # after the upload, in the middle of the run
+            raise serial.SerialException("device reports readiness to read but returned no data")
+        return real_read(self, size)
+
+    monkeypatch.setattr(Serial, "read", vanishing_read)
+    root = Path(__file__).resolve().parent.parent
+    db = tmp_path / "r.sqlite"
+    code = main(["bench", "--port", "vdev://esp32s3?realtime=0", "--model",
+                 str(root / "fixtures" / "reference" / "digits_cnn_int8.tflite"), "--inputs",
+                 str(root / "fixtures" / "reference" / "heldout_nhwc"), "--n", "50", "--db", str(db)])
+    assert code == 3
+    run = ResultsStore(db).run(1)
+    assert run and run["status"] == "interrupted"

@@ -210,3 +210,20 @@ def test_esptool_over_a_pty_after_erasing_the_flash(tmp_path: Path) -> None:
         assert "already running" not in r.stdout
     finally:
         stop(proc)
+
+
+def test_a_command_with_a_short_payload_gets_an_error_and_the_rom_keeps_serving() -> None:
+    from esptool.loader import ESPLoader
+
+    from toolkit.virtual.flash import FlashMemory
+    from toolkit.virtual.rom import RomLoader
+    from toolkit.virtual.slip import slip_encode
+
+    loader = RomLoader(FlashMemory(8 << 20), on_reboot=lambda download: None, on_baud=lambda baud: None,
+                       on_watchdog=lambda: None)
+    read_reg = ESPLoader.ESP_CMDS["READ_REG"]
+    short = slip_encode(bytes([0, read_reg]) + (1).to_bytes(2, "little") + bytes(4) + b"\x01")
+    answer = loader.receive(short)
+    assert answer[1:3] == bytes([1, read_reg]) and answer[-5] == 1  # status: failed
+    full = slip_encode(bytes([0, read_reg]) + (4).to_bytes(2, "little") + bytes(4) + (0x60007044).to_bytes(4, "little"))
+    assert loader.receive(full)[1:3] == bytes([1, read_reg])  # and it still answers

@@ -380,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_causes(exc: BaseException) -> None:
+    """Under --debug, the traceback also shows what a one-line error was raised from."""
+    while exc is not None:
+        exc.__suppress_context__ = False
+        exc = exc.__cause__ or exc.__context__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
@@ -388,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ToolkitError as exc:
         if args.debug:
+            _show_causes(exc)
             raise
         hint = f" ({exc.hint})" if exc.hint else ""
         errors.print(f"[bold red]espml: error:[/] {escape(exc.message + hint)}", highlight=False, soft_wrap=True)

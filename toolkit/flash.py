@@ -8,6 +8,7 @@ runs a slot whose SHA-256 checks. Everything that can be refused is refused befo
 from __future__ import annotations
 
 import contextlib
+import logging
 import json
 import time
 import zlib
@@ -37,6 +38,9 @@ from toolkit.model.reader import TFLiteModel
 from toolkit.ports import _explain, open_port
 
 CHIP_NAME = "ESP32-S3"
+
+
+log = logging.getLogger(__name__)
 
 
 class FlashError(ToolkitError):
@@ -139,6 +143,15 @@ def _connect(port: str, before: str, stub: bool):
     return run_stub(esp) if stub else esp
 
 
+def _after_for(port: str, after: str) -> str:
+    """A pty or a TCP socket carries no DTR/RTS, so a hard reset through them cannot happen and the
+    board would stay in its bootloader: reset it in band (the RTC watchdog) instead."""
+    if after == "hard-reset" and (port.startswith("/dev/pts/") or port.startswith("socket://")):
+        log.info("%s has no modem lines: resetting the board with its watchdog instead", port)
+        return "watchdog-reset"
+    return after
+
+
 def model_writes(slot: Partition, image: bytes) -> list[Write]:
     """The image's data sectors, then its first sector (the header) once they are all in place."""
     names = ("data", "header") if len(image) > SECTOR else ("header",)
@@ -167,10 +180,13 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
             writes = list(firmware)
             if model is not None:
                 if table is None:
+                    on_board = read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True)
                     try:
-                        partitions = from_binary(read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True))
-                    except PartitionError:
-                        pass  # a blank board: the firmware's table is what it will get
+                        partitions = from_binary(on_board)
+                    except PartitionError as exc:
+                        if on_board.strip(b"\xff"):  # not blank: damaged, and its slots are not where we think
+                            raise FlashError(f"the board's partition table is damaged: {exc.message}",
+                                             "flash the firmware with its partition table first (--firmware)") from exc
                 slot, sequence = choose_slot(lambda o, n: read_flash(esp, o, n, no_progress=True), partitions)
                 writes += model_writes(slot, build_image(model, sequence))
                 result.model_slot, result.model_sequence, result.model_sha256 = slot.name, sequence, model.sha256
@@ -180,7 +196,7 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
                 write_flash(esp, [(write.offset, write.data)], compress=True)
                 result.writes.append({"name": write.name, "offset": write.offset, "bytes": len(write.data),
                                       "deflated_bytes": write.deflated})
-            reset_chip(esp, after)
+            reset_chip(esp, _after_for(port, after))
         except FatalError as exc:
             raise FlashError(f"flashing failed: {str(exc).splitlines()[0]}",
                              "the old model stays in charge; check the cable and try again") from None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from toolkit.errors import DeviceError, DeviceTimeout, ProtocolError
+import serial
+
+from toolkit.errors import DeviceError, DeviceTimeout, PortError, ProtocolError
 from toolkit.ports import open_port
 from toolkit.protocol import (
     PROTOCOL_VERSION,
@@ -34,6 +37,17 @@ device_log = logging.getLogger("toolkit.device")
 BOOT_MARKERS = (b"ESP-ROM:", b"rst:0x")
 MAX_BACKOFF = 4  # a retry waits up to this many times the time-out
 Progress = Callable[[int, int], None]
+
+
+@contextlib.contextmanager
+def _port_errors(port) -> Iterator[None]:
+    """A port that vanishes (a USB board unplugged) is a PortError: the run stops with one line and
+    keeps what it measured."""
+    try:
+        yield
+    except (serial.SerialException, OSError) as exc:
+        raise PortError(f"the port {getattr(port, 'portstr', port)} went away: {exc}",
+                        "plug the board back in; continue the run with 'espml bench ... --resume RUN_ID'") from exc
 
 
 class DeviceReset(DeviceTimeout):
@@ -78,12 +92,14 @@ class Session:
 
     def _send(self, frame: Frame) -> None:
         wire = encode_frame(frame)
-        self.port.write(wire)
+        with _port_errors(self.port):
+            self.port.write(wire)
         self.bytes_sent += len(wire)
 
     def _read_events(self) -> list:
         # The port's read timeout stays as opened (short): changing it costs a renegotiation on RFC 2217.
-        data = self.port.read(max(1, self.port.in_waiting))
+        with _port_errors(self.port):
+            data = self.port.read(max(1, self.port.in_waiting))
         self.bytes_received += len(data)
         return self.decoder.feed(data) if data else []
 

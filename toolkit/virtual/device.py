@@ -110,6 +110,11 @@ class VirtualBoard:
         self._stop_app()
         self.flash.flush()
 
+    def close(self) -> None:
+        """Power off for good: the flash (and its file) are released."""
+        self.power_off()
+        self.flash.close()
+
     def power_cycle(self) -> None:
         """Power returns after a cut: the flash keeps what was written, the board boots."""
         self.flash.cut_after = None

@@ -52,7 +52,7 @@ class FlashMemory:
 
     @property
     def powered(self) -> bool:
-        return bool(self._lib.espml_host_flash_powered(self.handle))
+        return bool(self.handle) and bool(self._lib.espml_host_flash_powered(self.handle))
 
     def read(self, offset: int, length: int) -> bytes:
         self._check(offset, length)
@@ -78,11 +78,14 @@ class FlashMemory:
         return hashlib.md5(self.read(offset, length)).digest()
 
     def _check(self, offset: int, length: int) -> None:
+        if not self.handle:
+            raise ValueError("the flash was closed with its board")
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ValueError(f"flash access 0x{offset:x}+{length} outside {self.size} bytes")
 
     def flush(self) -> None:
-        self._lib.espml_host_flash_sync(self.handle)
+        if self.handle:
+            self._lib.espml_host_flash_sync(self.handle)
 
     def close(self) -> None:
         if self.handle:

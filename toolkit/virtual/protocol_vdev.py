@@ -124,7 +124,7 @@ class Serial(SerialBase):
     def close(self) -> None:
         """A board of its own powers off with its port; a shared (id=...) board keeps running."""
         if self.is_open and self._owns_board and self.board is not None:
-            self.board.power_off()
+            self.board.close()
         self.is_open = False
 
     def _board(self) -> VirtualBoard:

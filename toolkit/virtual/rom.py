@@ -207,7 +207,10 @@ class RomLoader:
         handler = self._HANDLERS.get(name)
         if handler is None or (name in self._STUB_ONLY and not self.stub):
             return self._reply(op, error=ERR_INVALID_MESSAGE)
-        return handler(self, op, payload, checksum)
+        try:
+            return handler(self, op, payload, checksum)
+        except struct.error:  # a payload too short for its command: the ROM answers with an error
+            return self._reply(op, error=ERR_INVALID_MESSAGE)
 
     def _sync(self, op, payload, checksum) -> bytes:
         value = 0 if self.stub else SYNC_REPLY_VALUE
