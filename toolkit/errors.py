@@ -26,6 +26,12 @@ class ModelError(ToolkitError):
     exit_code = 2
 
 
+class UnfitModelError(ModelError):
+    """A readable model that does not fit the board or will not run on its firmware."""
+
+    exit_code = 8
+
+
 class InputDataError(ToolkitError):
     """Input data is missing or does not match the model."""
 

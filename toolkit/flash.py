@@ -19,7 +19,7 @@ from pathlib import Path
 import serial
 
 from toolkit.boards import Board
-from toolkit.errors import ModelError, PortError, ToolkitError
+from toolkit.errors import ModelError, PortError, ToolkitError, UnfitModelError
 from toolkit.image import app_image
 from toolkit.image.model_image import SECTOR, build_image, check_fits, choose_slot, write_order
 from toolkit.image.partitions import (
@@ -109,7 +109,7 @@ def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], f
     if not report.fits and not force:
         why = "; ".join([f"{p.op}: {p.reason}" for p in report.problems]
                         + [f"{b.name}: {b.used:,} > {b.available:,}" for b in report.budgets if not b.fits])
-        raise ModelError(f"this model will not run on the {board.name} firmware ({why})",
+        raise UnfitModelError(f"this model will not run on the {board.name} firmware ({why})",
                          "see 'espml inspect', or pass --force to write it anyway")
 
 

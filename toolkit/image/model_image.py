@@ -17,7 +17,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from toolkit.errors import ModelError
+from toolkit.errors import ModelError, UnfitModelError
 from toolkit.image.partitions import MODEL_SLOTS, Partition, find
 from toolkit.model.reader import TENSOR_TYPES, TensorInfo, TFLiteModel
 
@@ -50,7 +50,7 @@ class TensorSummary:
     @classmethod
     def unpack(cls, data: bytes) -> TensorSummary:
         dtype, rank, _, *rest = _TENSOR.unpack(data)
-        return cls(dtype, tuple(rest[:rank]), rest[6], rest[7])
+        return cls(dtype, tuple(rest[:min(rank, 6)]), rest[6], rest[7])  # a rank past 6 must not take in scale
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def image_size(model_bytes: int) -> int:
 def check_fits(model: TFLiteModel, slot_bytes: int) -> None:
     size = image_size(model.size)
     if size > slot_bytes:
-        raise ModelError(f"the model image is {size:,} bytes, its slot holds {slot_bytes:,}",
+        raise UnfitModelError(f"the model image is {size:,} bytes, its slot holds {slot_bytes:,}",
                          "optimise the model (espml optimize) or enlarge the model partitions")
 
 

@@ -1,0 +1,131 @@
+"""Every command against bad input: the right exit code, one line that says what to do, no
+traceback. The table below is the one in the README's error section."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolkit.cli import main
+from toolkit.model.synth import ModelBuilder
+
+from conftest import FIXTURES, REFERENCE_MODEL
+
+INPUTS = str(FIXTURES / "reference" / "heldout_nhwc")
+FAST = "vdev://esp32s3?realtime=0"
+
+
+def custom_op_model() -> bytes:
+    b = ModelBuilder(1)
+    x = b.input((1, 8, 8, 1))  # the reference model's input: the inputs fit, the op does not
+    return b.build([x], [b.custom("FlexErf", x)])
+
+
+def huge_model() -> bytes:
+    b = ModelBuilder(2)
+    x = b.input((1, 1024))
+    return b.build([x], [b.fully_connected(x, 1200)])  # 1.2 MB of weights: more than a model slot
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("bad")
+    data = REFERENCE_MODEL.read_bytes()
+    made = {
+        "corrupt": data[:8] + bytes(b ^ 0x5A for b in data[8:4000]) + data[4000:],
+        "truncated": data[: len(data) // 3],
+        "empty": b"",
+        "png": (FIXTURES / "reference" / "heldout_nhwc").iterdir().__next__().read_bytes()[:64] * 3,
+        "custom_op": custom_op_model(),
+        "huge": huge_model(),
+    }
+    paths = {}
+    for name, content in made.items():
+        path = folder / f"{name}.tflite"
+        path.write_bytes(content)
+        paths[name] = str(path)
+    np.save(folder / "wrong_shape.npy", np.zeros((3, 5, 5, 1), np.float32))
+    np.save(folder / "wrong_dtype.npy", np.array(["a", "b"]))
+    paths["wrong_shape"], paths["wrong_dtype"] = str(folder / "wrong_shape.npy"), str(folder / "wrong_dtype.npy")
+    (folder / "not_a_db.sqlite").write_text("this is not SQLite")
+    paths["not_a_db"], paths["folder"] = str(folder / "not_a_db.sqlite"), str(folder)
+    return paths
+
+
+def bench(model: str, port: str = FAST, inputs: str = INPUTS, *extra: str) -> list[str]:
+    return ["bench", "--port", port, "--model", model, "--inputs", inputs, "--n", "3", "--timeout", "0.3", *extra]
+
+
+# (case, argv from the files, exit code, words the one line must hold)
+MATRIX = [
+    ("inspect: corrupt model", lambda f: ["inspect", f["corrupt"]], 2, "corrupt"),
+    ("inspect: truncated model", lambda f: ["inspect", f["truncated"]], 2, "truncated"),
+    ("inspect: empty file", lambda f: ["inspect", f["empty"]], 2, "empty"),
+    ("inspect: not a model (image bytes)", lambda f: ["inspect", f["png"]], 2, "not a TFLite"),
+    ("inspect: missing file", lambda f: ["inspect", "/nonexistent/model.tflite"], 2, "not found"),
+    ("bench: corrupt model", lambda f: bench(f["corrupt"]), 2, "corrupt"),
+    ("bench: wrong input shape", lambda f: bench(str(REFERENCE_MODEL), FAST, f["wrong_shape"]), 2, "shape"),
+    ("bench: wrong input dtype", lambda f: bench(str(REFERENCE_MODEL), FAST, f["wrong_dtype"]), 2, "input"),
+    ("bench: missing inputs", lambda f: bench(str(REFERENCE_MODEL), FAST, "/nonexistent/inputs"), 2, "not found"),
+    ("bench: missing port", lambda f: bench(str(REFERENCE_MODEL), "/dev/ttyNOPE9"), 3, "no such port"),
+    ("bench: unknown URL scheme", lambda f: bench(str(REFERENCE_MODEL), "nope://board"), 3, "cannot open"),
+    ("bench: a silent board", lambda f: bench(str(REFERENCE_MODEL), FAST + "&drop=1.0"), 4, "did not answer"),
+    ("bench: a board that answers garbage", lambda f: bench(str(REFERENCE_MODEL), FAST + "&flip=0.2"), 4,
+     "did not answer"),
+    ("bench: a model the firmware cannot run", lambda f: bench(f["custom_op"]), 4, "UNSUPPORTED_OP"),
+    ("bench: a store that cannot be written", lambda f: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--db",
+                                                             "/proc/espml.sqlite"), 1, "results store"),
+    ("bench: resume a run that does not exist", lambda f: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--db",
+                                                               f["folder"] + "/r.sqlite", "--resume", "9"), 1, "no run 9"),
+    ("flash: model larger than its slot", lambda f: ["flash", "--port", FAST, f["huge"]], 8, "slot"),
+    ("flash: a model the firmware cannot run", lambda f: ["flash", "--port", FAST, f["custom_op"]], 8, "will not run"),
+    ("flash: firmware that is no ESP32-S3 image", lambda f: ["flash", "--port", FAST, "--firmware",
+                                                            f"0x10000={f['png']}"], 9, "not a valid ESP32-S3 image"),
+    ("flash: missing firmware file", lambda f: ["flash", "--port", FAST, "--firmware", "/nonexistent/app.bin"], 9,
+     "app.bin"),
+    ("info: missing port", lambda f: ["info", "--port", "/dev/ttyNOPE9"], 3, "no such port"),
+    ("info: unknown vdev option", lambda f: ["info", "--port", "vdev://esp32s3?warp=9"], 3, "unknown vdev option"),
+    ("report: missing store", lambda f: ["report", "--db", "/nonexistent/r.sqlite"], 1, "r.sqlite"),
+    ("report: not a store", lambda f: ["report", "--db", f["not_a_db"]], 1, "not_a_db"),
+]
+
+
+@pytest.mark.parametrize("case, argv, code, words", MATRIX, ids=[m[0] for m in MATRIX])
+def test_bad_input_gets_one_line_that_says_what_to_do(case, argv, code, words, files, capsys) -> None:
+    assert main(argv(files)) == code, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("WARNING", "W espml"))]
+    assert len(lines) == 1 and lines[0].startswith("espml: error:"), err
+    assert words.lower() in lines[0].lower() and "(" in lines[0], lines[0]  # the cause, then the hint
+    assert "Traceback" not in err
+
+
+# A model that will not fit or run is not an error of the command: inspect says why in its report.
+UNFIT = [
+    ("inspect: a custom op the firmware lacks", "custom_op", "FlexErf"),
+    ("inspect: larger than a model slot", "huge", "model image vs model slot"),
+]
+
+
+@pytest.mark.parametrize("case, name, words", UNFIT, ids=[u[0] for u in UNFIT])
+def test_a_model_that_will_not_fit_gets_exit_8_and_the_reason(case, name, words, files, capsys) -> None:
+    assert main(["inspect", files[name]]) == 8, case
+    captured = capsys.readouterr()
+    assert words in captured.out and "does not fit or will not run" in captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_the_readme_lists_every_case() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [case for case, *_ in MATRIX + UNFIT if case not in readme]
+    assert not missing, missing
+
+
+def test_no_shell_is_built_from_user_strings() -> None:
+    """Security: subprocesses get argument lists; nothing runs a command line through a shell."""
+    root = Path(__file__).resolve().parent.parent / "toolkit"
+    offenders = [str(p) for p in root.rglob("*.py") if "shell=True" in p.read_text() or "os.system(" in p.read_text()]
+    assert not offenders and shutil.which("sh")  # (sh exists; we just never hand it user input)
