@@ -47,6 +47,9 @@ def files(tmp_path_factory) -> dict[str, str]:
         path = folder / f"{name}.tflite"
         path.write_bytes(content)
         paths[name] = str(path)
+    with open(folder / "sparse.tflite", "wb") as sparse:  # 40 MB on paper, nothing on disk
+        sparse.truncate(40 * 2**20)
+    paths["sparse"] = str(folder / "sparse.tflite")
     np.save(folder / "wrong_shape.npy", np.zeros((3, 5, 5, 1), np.float32))
     np.save(folder / "wrong_dtype.npy", np.array(["a", "b"]))
     paths["wrong_shape"], paths["wrong_dtype"] = str(folder / "wrong_shape.npy"), str(folder / "wrong_dtype.npy")
@@ -66,6 +69,7 @@ MATRIX = [
     ("inspect: empty file", lambda f: ["inspect", f["empty"]], 2, "empty"),
     ("inspect: not a model (image bytes)", lambda f: ["inspect", f["png"]], 2, "not a TFLite"),
     ("inspect: missing file", lambda f: ["inspect", "/nonexistent/model.tflite"], 2, "not found"),
+    ("inspect: a file too large to be a model", lambda f: ["inspect", f["sparse"]], 2, "no ESP32-S3"),
     ("bench: corrupt model", lambda f: bench(f["corrupt"]), 2, "corrupt"),
     ("bench: wrong input shape", lambda f: bench(str(REFERENCE_MODEL), FAST, f["wrong_shape"]), 2, "shape"),
     ("bench: wrong input dtype", lambda f: bench(str(REFERENCE_MODEL), FAST, f["wrong_dtype"]), 2, "input"),
