@@ -221,3 +221,23 @@ def test_the_cli_targets_a_micropython_board(tmp_path) -> None:
                  "--db", str(tmp_path / "r.sqlite"), "--json", str(tmp_path / "b.json")]) == 0
     summary = json_module.loads((tmp_path / "b.json").read_text())
     assert summary["outputs_match_reference"] and summary["simulated"] and summary["n"] == 3
+
+
+def test_a_virtual_esp32s3_flashed_with_a_micropython_image_boots_into_micropython(tmp_path) -> None:
+    from toolkit.boards import get_board
+    from toolkit.flash import Write, flash
+    from toolkit.image import app_image
+    from toolkit.micropython.deploy import probe, raw_repl
+
+    from toolkit.virtual.protocol_vdev import board_for_url
+
+    url = "vdev://esp32s3?realtime=0&id=flashed-micropython"
+    board = board_for_url(url)
+    flash(url, get_board("esp32s3"), firmware=[Write("micropython.bin", 0x10000,
+                                                     app_image.build_app("micropython", "1.27.0"))])
+    deadline = time.monotonic() + 20
+    while board.mode != "micropython" and time.monotonic() < deadline:  # it boots after esptool's reset
+        time.sleep(0.1)
+    with raw_repl(url) as transport:
+        state = probe(transport)
+    assert state.implementation == "micropython" and state.has_tflm

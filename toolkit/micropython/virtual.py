@@ -85,13 +85,16 @@ class VirtualMicroPythonBoard:
     """Power it on, then bytes written to ``to_device`` reach MicroPython's stdin; its stdout
     arrives on ``to_host``. ``set_lines`` models the auto-reset circuit (EN on RTS without DTR)."""
 
-    def __init__(self, options: MicroPythonOptions | None = None) -> None:
+    def __init__(self, options: MicroPythonOptions | None = None,
+                 pipes: tuple[PacedPipe, PacedPipe] | None = None) -> None:
+        """``pipes``: the link of a virtual ESP32-S3 flashed with a MicroPython image (to_device,
+        to_host); by default the board has its own."""
         self.options = options or MicroPythonOptions()
         self._tmp = None if self.options.fs_dir else tempfile.TemporaryDirectory(prefix="espml-mpy-fs-")
         self.fs_dir = Path(self.options.fs_dir or self._tmp.name)
         self.fs_dir.mkdir(parents=True, exist_ok=True)
         link = (self.options.baud, self.options.latency_us / 1e6)
-        self.to_device, self.to_host = PacedPipe(*link), PacedPipe(*link)
+        self.to_device, self.to_host = pipes or (PacedPipe(*link), PacedPipe(*link))
         self.tflm = TflmStandIn(self.options.board)
         self.guest: Guest | None = None
         self.boots = 0

@@ -30,6 +30,7 @@ WATCHDOG_DELAY_S = 0.1  # esptool's RTC watchdog timeout, about 100 ms of the sl
 STRAP_SAMPLE_DELAY_S = 0.1  # the strap sample this long after EN rises (see set_lines)
 ESPTOOL_SYNC = b"\xc0\x00\x08\x24\x00"  # start of esptool's SYNC command
 FIRMWARE_NAME = "espml-fw"  # the project name in the app image a new virtual board carries
+MICROPYTHON = "micropython"  # the project name in MicroPython's ESP32-S3 images
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class VirtualBoard:
             self.flash.cut_after = opts.power_cut_after
         self.mode = "off"  # "app", "rom", "halted" (nothing bootable) or "off" (in reset, no power)
         self.app: HostFirmware | None = None
+        self.micropython = None  # a VirtualMicroPythonBoard when a MicroPython image was flashed
         self.rom: RomLoader | None = None
         self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs)
         self.boots = 0
@@ -164,7 +166,10 @@ class VirtualBoard:
                 self.to_host.write(text)
                 return
             self.to_host.write(text)
-            self._start_app(FirmwareImage(firmware.project_name, firmware.version))
+            if firmware.project_name == MICROPYTHON:
+                self._start_micropython()
+            else:
+                self._start_app(FirmwareImage(firmware.project_name, firmware.version))
 
     def _start_app(self, image: FirmwareImage) -> None:
         """Our firmware's own code (device/core on the host port) starts on a fresh chip."""
@@ -177,10 +182,22 @@ class VirtualBoard:
         self.mode = "app"
         self.app.boot()
 
+    def _start_micropython(self) -> None:
+        """A MicroPython image on flash: MicroPython runs (its filesystem in a folder of the host)."""
+        from toolkit.micropython.virtual import MicroPythonOptions, VirtualMicroPythonBoard
+
+        options = MicroPythonOptions(board=self.options.board)
+        self.micropython = VirtualMicroPythonBoard(options, pipes=(self.to_device, self.to_host))
+        self.micropython.power_on()
+        self.mode = "micropython"
+
     def _stop_app(self) -> None:
         if self.app is not None:
             self.app.close()
             self.app = None
+        if self.micropython is not None:
+            self.micropython.power_off()
+            self.micropython = None
 
     def _second_stage(self, reason: ResetReason) -> tuple[bytes, app_image.AppInfo | None]:
         """What the ROM and the second-stage bootloader check before the app runs. Without a
@@ -231,6 +248,9 @@ class VirtualBoard:
     # --- serving ------------------------------------------------------------------------------
     def _serve(self) -> None:
         while not self._stop.is_set():
+            if self.mode == "micropython":  # MicroPython reads the line itself
+                self._stop.wait(0.05)
+                continue
             data = self.to_device.read_available(0.05)
             if not data:
                 continue
