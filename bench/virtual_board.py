@@ -48,14 +48,32 @@ with Session.open("vdev://esp32s3?realtime=0") as session:
         session.invoke()
         session.get_output(0)
     elapsed = time.perf_counter() - started
-print(json.dumps({"inferences_per_s": n / elapsed}))
+# The firmware's own work per request, without the link's thread hand-offs: frames straight into
+# the application side (the C firmware now, the Python twin before), INVOKE left out.
+from toolkit.protocol import Frame, MsgType, OutputRequest, TensorChunk, encode_frame
+from toolkit.virtual.protocol_vdev import board_for_url
+board = board_for_url("vdev://esp32s3?realtime=0&id=bench-direct")
+board.install_model(model)
+frames = [encode_frame(Frame(MsgType.SET_INPUT, 1, TensorChunk(0, 0, 64, bytes(64)).pack())),
+          encode_frame(Frame(MsgType.INVOKE, 2)), encode_frame(Frame(MsgType.GET_OUTPUT, 3, OutputRequest(0, 0, 4000).pack())),
+          encode_frame(Frame(MsgType.METRICS, 4))]
+with board._lock:
+    for frame in frames:
+        board.app.receive(frame)
+    started = time.perf_counter()
+    for i in range(2000):
+        for frame in (frames[0], frames[2], frames[3]):
+            board.app.receive(frame)
+        board.to_host.clear()
+    per_request_us = (time.perf_counter() - started) / 6000 * 1e6
+print(json.dumps({"inferences_per_s": n / elapsed, "firmware_us_per_request": per_request_us}))
 """
 
 
-def measure(checkout: Path, n: int) -> float:
+def measure(checkout: Path, n: int) -> dict:
     result = subprocess.run([sys.executable, "-c", MEASURE, str(n), str(MODEL)], cwd=checkout, capture_output=True,
                             text=True, check=True, timeout=600)
-    return json.loads(result.stdout.strip().splitlines()[-1])["inferences_per_s"]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def twin_revision() -> str:
@@ -67,8 +85,8 @@ def twin_revision() -> str:
     return f"{removed}^"
 
 
-def compare(revision: str, n: int, rounds: int) -> tuple[float, float]:
-    """Median rates of this checkout and of ``revision``, measured in alternation (the machine's
+def compare(revision: str, n: int, rounds: int) -> tuple[dict, dict]:
+    """Median figures of this checkout and of ``revision``, measured in alternation (the machine's
     load drifts; alternating rounds spread it over both sides)."""
     with tempfile.TemporaryDirectory() as folder:
         worktree = Path(folder) / "baseline"
@@ -79,7 +97,11 @@ def compare(revision: str, n: int, rounds: int) -> tuple[float, float]:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
     after, before = zip(*pairs)
-    return statistics.median(after), statistics.median(before)
+
+    def medians(runs: tuple[dict, ...]) -> dict:
+        return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+    return medians(after), medians(before)
 
 
 def host_port_build_s() -> float:
@@ -101,7 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.pop("ESPML_HOST_PORT_SANITIZE", None)  # measure the optimised build
     revision = args.baseline_rev or twin_revision()
-    after, before = compare(revision, args.n, args.rounds)
+    figures, twin = compare(revision, args.n, args.rounds)
+    after, before = figures["inferences_per_s"], twin["inferences_per_s"]
     result = {
         "model": MODEL.name,
         "n": args.n,
@@ -111,10 +134,14 @@ def main() -> None:
         "baseline_inferences_per_s": round(before, 1),
         "ratio_vs_baseline": round(after / before, 3),
         "goal_met": after >= before,
+        "firmware_us_per_request": round(figures["firmware_us_per_request"], 1),
+        "baseline_firmware_us_per_request": round(twin["firmware_us_per_request"], 1),
         "host_port_build_s": round(host_port_build_s(), 2),
     }
     print(f"virtual board, reference model, realtime off: {after:.0f} inferences/s "
-          f"(Python twin: {before:.0f}/s, {after / before:.2f}x); host port build {result['host_port_build_s']} s")
+          f"(Python twin: {before:.0f}/s, {after / before:.2f}x); the firmware's own work "
+          f"{result['firmware_us_per_request']} us a request (twin: {result['baseline_firmware_us_per_request']} us); "
+          f"host port build {result['host_port_build_s']} s")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
