@@ -114,12 +114,18 @@ class TFLiteModel:
         return sum(t.buffer_bytes for t in self.tensors)
 
 
+MAX_MODEL_BYTES = 32 * 2**20  # the largest ESP32-S3 flash: nothing larger is read, let alone parsed
+
+
 def read_model_bytes(path: str | Path) -> bytes:
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model file not found: {path}", "check the path")
     if path.is_dir():
         raise ModelError(f"{path} is a folder, not a .tflite file", "give the path of the .tflite file")
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        raise ModelError(f"{path} is {path.stat().st_size:,} bytes: no ESP32-S3's flash holds a model that large",
+                         f"models are at most {MAX_MODEL_BYTES // 2**20} MB here; give the .tflite file")
     try:
         return path.read_bytes()
     except OSError as exc:
