@@ -34,16 +34,20 @@ ensure_env() {
     "$VENV/bin/python" -m toolkit.virtual.host_port >/dev/null
 }
 
-# The HTML report is tested in a real browser: Debian's headless Chromium (root installs it; others
-# are told how, and the browser test skips with the reason).
-ensure_chromium() {
-    if command -v chromium >/dev/null 2>&1; then
+# Tools the tests use from Debian's packages: headless Chromium (the HTML report is tested in a real
+# browser) and clang with libFuzzer (the firmware's C is fuzzed). Root installs them; others are
+# told how, and those tests skip with the reason.
+ensure_test_tools() {
+    local missing=()
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v clang >/dev/null 2>&1 || missing+=(clang)
+    if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing Debian's chromium for the HTML report test" >&2
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        echo "installing Debian's ${missing[*]} for the tests" >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "no chromium: the HTML report's browser test will skip (sudo apt-get install chromium)" >&2
+        echo "no ${missing[*]}: the browser and fuzzing tests will skip (sudo apt-get install ${missing[*]})" >&2
     fi
 }

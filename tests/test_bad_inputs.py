@@ -70,6 +70,7 @@ MATRIX = [
     ("inspect: not a model (image bytes)", lambda f: ["inspect", f["png"]], 2, "not a TFLite"),
     ("inspect: missing file", lambda f: ["inspect", "/nonexistent/model.tflite"], 2, "not found"),
     ("inspect: a file too large to be a model", lambda f: ["inspect", f["sparse"]], 2, "no ESP32-S3"),
+    ("inspect: a device that never ends", lambda f: ["inspect", "/dev/zero"], 2, "no ESP32-S3"),
     ("bench: corrupt model", lambda f: bench(f["corrupt"]), 2, "corrupt"),
     ("bench: wrong input shape", lambda f: bench(str(REFERENCE_MODEL), FAST, f["wrong_shape"]), 2, "shape"),
     ("bench: wrong input dtype", lambda f: bench(str(REFERENCE_MODEL), FAST, f["wrong_dtype"]), 2, "input"),

@@ -70,5 +70,7 @@ int espml_image_choose(int valid_a, const espml_image_header_t *a, int valid_b, 
     if (valid_b != 0) {
         return 0;
     }
-    return b->sequence > a->sequence ? 1 : 0;
+    /* Serial-number order (RFC 1982): the sequence after 0xFFFFFFFF is 0, and it is newer. */
+    uint32_t ahead = b->sequence - a->sequence;
+    return ahead != 0 && ahead < 0x80000000u ? 1 : 0;
 }

@@ -48,7 +48,7 @@ int espml_store_verify(espml_store_t *store, int slot, const uint8_t **model)
 int espml_store_order(const espml_store_t *store, int order[2])
 {
     int count = 0;
-    int newer = store->valid[1] && (!store->valid[0] || store->header[1].sequence > store->header[0].sequence);
+    int newer = espml_image_choose(!store->valid[0], &store->header[0], !store->valid[1], &store->header[1]) == 1;
     for (int i = 0; i < 2; i++) {
         int slot = i == 0 ? newer : !newer;
         if (store->valid[slot]) {

@@ -7,7 +7,8 @@ Header, little-endian (docs/model_image.md):
     124 zero to 256
 Tensor summary: dtype u8 (TFLite TensorType), rank u8, reserved u16, dims i32 x 6, scale f32,
 zero_point i32. The firmware takes the slot whose image is valid (magic, version, header CRC,
-length within the slot, SHA-256 of the payload) with the highest sequence number.
+length within the slot, SHA-256 of the payload) with the newer sequence number: serial-number
+order (RFC 1982), so the number after 0xFFFFFFFF is 0 and is newer (``is_newer``).
 """
 
 from __future__ import annotations
@@ -119,9 +120,18 @@ def choose_slot(read, partitions: list[Partition]) -> tuple[Partition, int]:
     """
     slots = [find(partitions, name) for name in MODEL_SLOTS]
     headers = [parse_header(read(p.offset, HEADER_SIZE)) for p in slots]
-    sequences = [h.sequence if h else 0 for h in headers]
-    target = min(range(len(slots)), key=lambda i: sequences[i])
-    return slots[target], max(sequences) + 1
+    valid = [i for i, h in enumerate(headers) if h is not None]
+    if not valid:
+        return slots[0], 1
+    newest = valid[-1] if len(valid) > 1 and is_newer(headers[valid[-1]].sequence, headers[valid[0]].sequence) \
+        else valid[0]  # as the firmware (espml_image_choose): on a tie, slot A
+    target = next(i for i in range(len(slots)) if i != newest)
+    return slots[target], (headers[newest].sequence + 1) & 0xFFFFFFFF
+
+
+def is_newer(sequence: int, than: int) -> bool:
+    """Serial-number order of 32-bit sequence numbers, as the firmware compares them."""
+    return 0 < (sequence - than) & 0xFFFFFFFF < 0x80000000
 
 
 def write_order(offset: int, image: bytes) -> list[tuple[int, bytes]]:

@@ -25,9 +25,10 @@ TENSOR_TYPES: dict[int, tuple[str, np.dtype | None]] = {
     7: ("int16", np.dtype(np.int16)),
     9: ("int8", np.dtype(np.int8)),
     10: ("float64", np.dtype(np.float64)),
-    16: ("uint32", np.dtype(np.uint32)),
-    17: ("uint16", np.dtype(np.uint16)),
-    18: ("int4", None),
+    15: ("uint32", np.dtype(np.uint32)),
+    16: ("uint16", np.dtype(np.uint16)),
+    17: ("int4", None),
+    18: ("bfloat16", None),
 }
 
 
@@ -61,7 +62,7 @@ class TensorInfo:
 
     @property
     def _type_code(self) -> int:
-        return next(code for code, (name, _) in TENSOR_TYPES.items() if name == self.dtype)
+        return next((code for code, (name, _) in TENSOR_TYPES.items() if name == self.dtype), -1)
 
     @property
     def elements(self) -> int:
@@ -123,13 +124,18 @@ def read_model_bytes(path: str | Path) -> bytes:
         raise ModelError(f"model file not found: {path}", "check the path")
     if path.is_dir():
         raise ModelError(f"{path} is a folder, not a .tflite file", "give the path of the .tflite file")
+    too_large = ModelError(f"{path} is larger than {MAX_MODEL_BYTES // 2**20} MB: no ESP32-S3's flash holds such a "
+                           "model", "give the .tflite file")
     if path.stat().st_size > MAX_MODEL_BYTES:
-        raise ModelError(f"{path} is {path.stat().st_size:,} bytes: no ESP32-S3's flash holds a model that large",
-                         f"models are at most {MAX_MODEL_BYTES // 2**20} MB here; give the .tflite file")
+        raise too_large
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:  # a device or a pipe says size 0: read no more than a model can be
+            data = handle.read(MAX_MODEL_BYTES + 1)
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise too_large
+    return data
 
 
 def load_model(source: str | Path | bytes) -> TFLiteModel:
@@ -144,18 +150,94 @@ def parse_model(data: bytes, label: str = "model") -> TFLiteModel:
         raise ModelError(f"{label} is not a TFLite flatbuffer (no 'TFL3' identifier)",
                          "give a .tflite file written by the TFLite converter")
     try:
-        raw = _schema().ModelT.InitFromPackedBuf(data, 0)
+        shared = _copied_bytes(data, 2 * len(data)) > 2 * len(data)
+        raw = None if shared else _schema().ModelT.InitFromPackedBuf(data, 0)
     except Exception:  # the generated parser raises many kinds on truncated input
         raise ModelError(f"{label} is truncated or corrupt", "re-export or re-download the model") from None
+    if shared:
+        raise ModelError(f"{label} is corrupt: it refers to the same tables over and over (unpacking it would "
+                         "take minutes and gigabytes)", "give a .tflite file written by the TFLite converter")
     if raw.version != SUPPORTED_SCHEMA_VERSION:
         raise ModelError(f"{label} uses TFLite schema version {raw.version}, expected {SUPPORTED_SCHEMA_VERSION}",
                          "convert it again with a current TFLite converter")
     if not raw.subgraphs:
         raise ModelError(f"{label} has no subgraph", "the file holds no graph to run; re-export the model")
     try:
-        return _build(data, raw)
+        model = _build(data, raw)
     except (IndexError, TypeError, AttributeError):
         raise ModelError(f"{label} is truncated or corrupt", "re-export or re-download the model") from None
+    _check_ops(model, label)
+    return model
+
+
+def _copied_bytes(data: bytes, limit: int) -> int:
+    """About how many bytes unpacking the model copies: 4 per table reference and per vector element,
+    1 per string byte, each counted as often as it is referenced; stops counting past ``limit``.
+    A file that stores everything once (as converters write them) totals at most its own size;
+    a few KB that refer to one table or string thousands of times total far more."""
+    model = _schema().Model.GetRootAs(data, 0)
+
+    def name(text) -> int:
+        return len(text) if text else 0
+
+    total = name(model.Description()) + 4 * (model.BuffersLength() + model.MetadataLength() + model.SubgraphsLength()
+                                              + model.OperatorCodesLength() + model.SignatureDefsLength())
+    if total > limit:
+        return total
+    total += sum(name(model.Metadata(i).Name()) for i in range(model.MetadataLength()))
+    total += sum(name(model.OperatorCodes(i).CustomCode()) for i in range(model.OperatorCodesLength()))
+    for i in range(model.SignatureDefsLength()):
+        if total > limit:
+            return total
+        signature = model.SignatureDefs(i)
+        total += name(signature.SignatureKey()) + 4 * (signature.InputsLength() + signature.OutputsLength())
+        if total <= limit:
+            total += sum(name(signature.Inputs(j).Name()) for j in range(signature.InputsLength()))
+            total += sum(name(signature.Outputs(j).Name()) for j in range(signature.OutputsLength()))
+    for i in range(model.SubgraphsLength()):
+        if total > limit:
+            return total
+        graph = model.Subgraphs(i)
+        total += name(graph.Name()) + 4 * (graph.TensorsLength() + graph.OperatorsLength() + graph.InputsLength()
+                                            + graph.OutputsLength())
+        for j in range(graph.OperatorsLength()):
+            if total > limit:
+                return total
+            op = graph.Operators(j)
+            total += 4 * (op.InputsLength() + op.OutputsLength() + op.IntermediatesLength())
+        for j in range(graph.TensorsLength()):
+            if total > limit:
+                return total
+            tensor = graph.Tensors(j)
+            total += name(tensor.Name()) + 4 * (tensor.ShapeLength() + tensor.ShapeSignatureLength()
+                                                 + tensor.VariantTensorsLength())
+            quant, sparsity = tensor.Quantization(), tensor.Sparsity()
+            if quant is not None:
+                total += 4 * (quant.ScaleLength() + quant.ZeroPointLength() + quant.MinLength() + quant.MaxLength())
+            if sparsity is not None:
+                total += 4 * (sparsity.DimMetadataLength() + sparsity.TraversalOrderLength()
+                              + sparsity.BlockMapLength())
+    return total
+
+
+# Ops whose shapes the cost model and the arena plan read. TFLite-Micro's kernels refuse them at
+# Prepare unless input and weights are present (not -1), the weights have at least this rank (a
+# convolution filter is OHWI) and there is an output with at least one dimension.
+_WEIGHTS_RANK = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 1}
+
+
+def _check_ops(model: TFLiteModel, label: str) -> None:
+    tensors = model.tensors
+    for op in model.ops:
+        if any(not -1 <= i < len(tensors) for i in op.inputs) or any(not 0 <= i < len(tensors) for i in op.outputs):
+            raise ModelError(f"{label}: operator {op.index} ({op.kind}) refers to a tensor the graph does not have",
+                             "the file is corrupt; re-export or re-download the model")
+        rank = _WEIGHTS_RANK.get(op.kind)
+        if rank is not None and not (len(op.inputs) >= 2 and min(op.inputs[:2]) >= 0 and op.outputs
+                                     and len(tensors[op.inputs[1]].shape) >= rank
+                                     and len(tensors[op.outputs[0]].shape) >= 1):
+            raise ModelError(f"{label}: operator {op.index} ({op.kind}) lacks its input, its weights "
+                             f"(at least {rank}-D) or its output", "the file is corrupt; re-export the model")
 
 
 def _build(data: bytes, raw) -> TFLiteModel:
@@ -174,7 +256,8 @@ def _build(data: bytes, raw) -> TFLiteModel:
         builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
         kind = names.get(builtin, f"BUILTIN_{builtin}")
         if kind == "CUSTOM":
-            custom = code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
+            custom = (code.customCode.decode(errors="replace") if isinstance(code.customCode, bytes)
+                      else str(code.customCode))
             kind = f"CUSTOM:{custom}"
         ops.append(OpInfo(i, kind, _ints(op.inputs), _ints(op.outputs), _options(op.builtinOptions)))
     description = raw.description.decode(errors="replace") if isinstance(raw.description, bytes) else ""
@@ -184,11 +267,18 @@ def _build(data: bytes, raw) -> TFLiteModel:
         schema_version=raw.version,
         tensors=tensors,
         ops=tuple(ops),
-        inputs=tuple(tensors[i] for i in _ints(graph.inputs)),
-        outputs=tuple(tensors[i] for i in _ints(graph.outputs)),
+        inputs=tuple(_at(tensors, i) for i in _ints(graph.inputs)),
+        outputs=tuple(_at(tensors, i) for i in _ints(graph.outputs)),
         subgraph_count=len(raw.subgraphs),
         description=description,
     )
+
+
+def _at(items: tuple, index: int):
+    """items[index] for an index the file gives: a negative one is as corrupt as one too large."""
+    if index < 0:
+        raise IndexError(index)
+    return items[index]
 
 
 def _ints(values) -> tuple[int, ...]:
