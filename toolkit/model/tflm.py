@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from toolkit.errors import ModelError
 
 # The tflite-micro package's interpreter is not safe to build or run from two threads at once
-# (seen here as a segfault): every call into it holds this lock. It also guards the fd 2 capture.
+# (seen here as a segfault): every call into it holds this lock.
 _TFLM_LOCK = threading.RLock()
 _ALLOCATION = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
@@ -67,6 +66,28 @@ def check_arena(model_bytes: bytes, arena_size: int) -> None:
                             "use a board with a larger arena or a smaller model")
 
 
+_RECORD = (
+    "import sys\n"
+    "from tflite_micro import runtime\n"
+    "interpreter = runtime.Interpreter.from_bytes(sys.stdin.buffer.read(), arena_size=int(sys.argv[1]),\n"
+    "    intrepreter_config=runtime.InterpreterConfig.kAllocationRecording)\n"
+    "interpreter.print_allocations()\n"
+)
+
+
+@lru_cache(maxsize=64)
+def recorded_arena(model_bytes: bytes, arena_size: int) -> ArenaRecord:
+    """What TFLM's recording allocator reports, read in a child process: it prints to fd 2, and
+    redirecting this process's fd 2 would swallow what other threads write meanwhile."""
+    result = subprocess.run([sys.executable, "-c", _RECORD, str(arena_size)], input=model_bytes, capture_output=True,
+                            timeout=120)
+    text = (result.stdout + result.stderr).decode(errors="replace")
+    found = {kind: int(value) for kind, value in _ALLOCATION.findall(text)}
+    if result.returncode != 0 or "total" not in found:
+        raise ModelError("TFLite-Micro could not record the model's arena", "check the model with 'espml inspect'")
+    return ArenaRecord(found["total"], found.get("head", 0), found.get("tail", 0))
+
+
 class HostInterpreter:
     """One model in the host TFLM interpreter, with allocation recording on."""
 
@@ -75,34 +96,21 @@ class HostInterpreter:
 
         self.arena_size = arena_size
         check_arena(model_bytes, arena_size)
+        self._model_bytes = bytes(model_bytes)
         try:
             with _TFLM_LOCK:
-                self._interp = runtime.Interpreter.from_bytes(
-                    bytes(model_bytes),
-                    arena_size=arena_size,
-                    intrepreter_config=runtime.InterpreterConfig.kAllocationRecording,
-                )
+                self._interp = runtime.Interpreter.from_bytes(self._model_bytes, arena_size=arena_size)
         except RuntimeError as exc:
             if "allocate" in str(exc):
                 raise ArenaTooSmall(f"tensor arena of {arena_size} bytes is too small for this model",
                                     "use a board with a larger arena or a smaller model") from None
             raise ModelError(f"TFLite-Micro cannot load the model: {exc}",
                              "check that every op is one TFLite-Micro supports") from None
-        self.arena = self._record_arena()
 
-    def _record_arena(self) -> ArenaRecord:
-        with _TFLM_LOCK, tempfile.TemporaryFile() as capture:
-            saved = os.dup(2)
-            os.dup2(capture.fileno(), 2)
-            try:
-                self._interp.print_allocations()
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode(errors="replace")
-        found = {kind: int(value) for kind, value in _ALLOCATION.findall(text)}
-        return ArenaRecord(found.get("total", 0), found.get("head", 0), found.get("tail", 0))
+    @property
+    def arena(self) -> ArenaRecord:
+        """The arena TFLM's recording allocator reports for this model and arena size."""
+        return recorded_arena(self._model_bytes, self.arena_size)
 
     def run(self, inputs: list[np.ndarray], output_count: int = 1) -> list[np.ndarray]:
         with _TFLM_LOCK:
