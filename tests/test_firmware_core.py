@@ -40,7 +40,7 @@ def small_model(seed: int = 1) -> bytes:
 def model_with_an_op_the_firmware_lacks() -> bytes:
     b = ModelBuilder(2)
     x = b.input((1, 4, 4, 8))
-    return b.build([x], [b.unary("HARD_SWISH", b.conv2d(x, 8, 3))])
+    return b.build([x], [b.unary("GELU", b.conv2d(x, 8, 3))])
 
 
 def chunks(data: bytes, step: int = 4092) -> list[ModelData]:
@@ -133,7 +133,7 @@ def test_a_model_that_cannot_run_is_dropped_and_the_running_one_stays() -> None:
     with Session.open(url) as session:
         session.hello()
         session.upload_model(old)
-        with pytest.raises(DeviceError, match="UNSUPPORTED_OP.*HARD_SWISH.*slot A stays active"):
+        with pytest.raises(DeviceError, match="UNSUPPORTED_OP.*GELU.*slot A stays active"):
             session.upload_model(bad)
         info = session.hello()
         assert info.model_ready and info.model_slot == 0 and info.model_sha256 == hashlib.sha256(old).digest()
@@ -158,7 +158,7 @@ def test_at_boot_a_newer_model_that_cannot_run_gives_way_to_the_older_one(caplog
         with Session.open(url) as session:
             info = session.hello()
     assert info.model_ready and info.model_slot == 0
-    assert any("slot B cannot run: firmware lacks op HARD_SWISH" in r.getMessage() for r in caplog.records)
+    assert any("slot B cannot run: firmware lacks op GELU" in r.getMessage() for r in caplog.records)
 
 
 def test_info_comes_from_the_chip() -> None:

@@ -19,6 +19,7 @@ from toolkit.model.inspect import inspect_model
 from toolkit.model.synth import ModelBuilder
 
 from conftest import REFERENCE_MODEL
+from stateful_models import STATEFUL_MODELS
 
 INSPECT_FIELDS = {"ops", "arena_bytes", "arena_head_bytes", "arena_tail_bytes", "flash_bytes", "macs",
                   "estimated_latency_ms", "fits", "unsupported_ops", "board"}
@@ -56,7 +57,7 @@ def test_esp_nn_is_faster_than_plain_c() -> None:
 @pytest.mark.parametrize("extra, op, reason", [
     (lambda b, y: b.custom("FlexErf", y), "FlexErf", "Flex"),
     (lambda b, y: b.custom("MyOp", y), "MyOp", "custom op"),
-    (lambda b, y: b.unary("HARD_SWISH", y), "HARD_SWISH", "not registered"),
+    (lambda b, y: b.unary("GELU", y), "GELU", "not registered"),
     (lambda b, y: b.unary("RELU", y, float_output=True), "RELU", "float32"),
 ])
 def test_ops_the_firmware_cannot_run(extra, op: str, reason: str) -> None:
@@ -120,3 +121,37 @@ def test_unknown_board() -> None:
     result = subprocess.run([sys.executable, "-m", "toolkit.cli", "inspect", str(REFERENCE_MODEL), "--board", "esp8266"],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "unknown board" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["svdf", "vision_ops"])
+def test_models_of_the_newly_registered_ops_run(name: str) -> None:
+    report = inspect_model(load_model(STATEFUL_MODELS[name]()), get_board("esp32s3"))
+    assert report.fits and not report.problems
+
+
+def test_resolver_flash_cost_is_reported_with_its_source() -> None:
+    from toolkit.boards.firmware import firmware_ops
+
+    facts = inspect_model(load_model(REFERENCE_MODEL), get_board("esp32s3")).to_json()
+    flash = facts["resolver_flash"]
+    assert set(flash["per_op"]) == firmware_ops() and all(size > 0 for size in flash["per_op"].values())
+    assert facts["resolver_flash_bytes"] == flash["bytes"] == sum(flash["per_op"].values())
+    model_ops = {"CONV_2D", "MAX_POOL_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED"}
+    assert flash["model_ops_bytes"] == sum(flash["per_op"][op] for op in model_ops) < flash["bytes"]
+    assert "estimate" in flash["source"] and "esp-tflite-micro 1.3.4" in flash["source"]
+
+
+def test_stateful_model_reports_its_scratch_at_the_peak() -> None:
+    facts = inspect_model(load_model(STATEFUL_MODELS["svdf"]()), get_board("esp32s3")).to_json()
+    assert facts["peak"]["scratch_bytes"] > 0 and facts["arena_head_bytes"] >= facts["peak"]["scratch_bytes"]
+
+
+def test_debug_and_verbose_after_the_sub_command(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"garbage bytes that are no model")
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "inspect", str(bad), "--debug"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" in result.stderr and "not a TFLite flatbuffer" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "inspect", str(REFERENCE_MODEL), "--verbose",
+                             "--json", "-"], capture_output=True, text=True)
+    assert result.returncode == 0 and json.loads(result.stdout)["fits"]

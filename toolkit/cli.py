@@ -377,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="the HTML file to write (default: report.html next to the store)")
     p.add_argument("--open", action="store_true", help="open the report in the web browser")
     p.set_defaults(func=cmd_report)
+    # --debug and --verbose also after the sub-command; SUPPRESS keeps one given before it
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks and debug logs")
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="show the device's log lines")
     return parser
 
 

@@ -22,14 +22,19 @@ class OpWork:
 class KernelCost:
     """Cycles per unit of work for one op kind: plain C kernels and ESP-NN kernels.
 
-    ``unit`` says what is counted: "mac" (multiply-accumulates) or "element" (output elements
-    times kernel size for pooling, output elements otherwise).
+    ``unit`` says what is counted: "mac" (multiply-accumulates), "input" (input elements) or
+    "element" (output elements times kernel size for pooling, output elements otherwise). The
+    plain C (reference) kernels also pay per output element (requantisation, bias, store) and per
+    output element and kernel tap (index arithmetic and bounds checks): ``ansi_c_per_output``,
+    ``ansi_c_per_tap``.
     """
 
     unit: str
     ansi_c: float
     esp_nn: float
     simd: bool  # the ESP-NN kernel runs the 128-bit vector unit (draws more current)
+    ansi_c_per_output: float = 0.0
+    ansi_c_per_tap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,13 @@ class Board:
 
     def op_cycles(self, work: OpWork, esp_nn: bool = True) -> int:
         cost = self.kernel_cost(work)
-        units = work.macs if cost.unit == "mac" else work.output_elements * max(1, work.kernel_elements)
+        units = {"mac": work.macs, "input": work.input_elements}.get(
+            cost.unit, work.output_elements * max(1, work.kernel_elements))
         per_unit = self.cycles_per_unit(work, cost, esp_nn)
+        reference = 0.0 if esp_nn else work.output_elements * (
+            cost.ansi_c_per_output + cost.ansi_c_per_tap * max(1, work.kernel_elements))
         weight_fetch = work.weight_bytes * self.flash_cycles_per_weight_byte
-        return int(round(self.op_overhead_cycles + units * per_unit + weight_fetch))
+        return int(round(self.op_overhead_cycles + units * per_unit + reference + weight_fetch))
 
     def cycles_per_unit(self, work: OpWork, cost: KernelCost, esp_nn: bool) -> float:
         """Hook for channel-dependent efficiency; the base uses the table as it is."""

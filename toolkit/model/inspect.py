@@ -10,9 +10,42 @@ from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
+from toolkit.model.tflm_structs import STRUCTS
 from toolkit.model.work import op_work
 
 BOUNDARY_CONVERSIONS = ("QUANTIZE", "DEQUANTIZE")
+RESOLVER_FLASH_SOURCE = (
+    "estimate: each registered kernel's sources from esp-tflite-micro 1.3.4 (its Register_* file and *_common.cc) "
+    "compiled at -O2 with function sections for 32-bit x86 (no Xtensa compiler here) and linked from Register_*, "
+    "text + rodata + data (toolkit/model/gen_tflm_structs.py); TFLM's shared code and ESP-NN's own functions "
+    "are not included, and ops that share a source file (MAXIMUM/MINIMUM, the pools, RELU/RELU6) count it twice")
+
+
+@dataclass(frozen=True)
+class ResolverFlash:
+    """Flash the firmware's op resolver costs: the code of every kernel it registers."""
+
+    per_op: dict[str, int]  # registered op -> bytes of kernel code and constants
+    model_ops: tuple[str, ...]  # the registered ops this model uses
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.per_op.values())
+
+    @property
+    def model_ops_bytes(self) -> int:
+        """What a resolver of only this model's ops would cost."""
+        return sum(self.per_op[op] for op in self.model_ops)
+
+    def to_json(self) -> dict:
+        return {"bytes": self.total_bytes, "model_ops_bytes": self.model_ops_bytes, "per_op": self.per_op,
+                "source": RESOLVER_FLASH_SOURCE}
+
+
+def resolver_flash(model: TFLiteModel, registered: frozenset[str]) -> ResolverFlash:
+    code = STRUCTS["esp32s3"]["kernel_code"]
+    per_op = {op: code[op] for op in sorted(registered) if op in code}
+    return ResolverFlash(per_op, tuple(dict.fromkeys(op for op in model.op_names if op in per_op)))
 
 
 @dataclass(frozen=True)
@@ -65,8 +98,10 @@ class InspectReport:
     arena_tail_bytes: int
     peak_op: int
     live_at_peak: list[str]
+    peak_scratch_bytes: int
     flash_bytes: int
     budgets: list[Budget]
+    resolver: ResolverFlash
     tensors: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -106,11 +141,13 @@ class InspectReport:
             "problems": [asdict(p) for p in self.problems],
             "budgets": [{"name": b.name, "used": b.used, "available": b.available, "fits": b.fits,
                          "margin": b.margin} for b in self.budgets],
-            "peak": {"op": self.peak_op, "live_tensors": self.live_at_peak},
+            "peak": {"op": self.peak_op, "live_tensors": self.live_at_peak, "scratch_bytes": self.peak_scratch_bytes},
             "inputs": self.inputs,
             "outputs": self.outputs,
             "per_op": [asdict(op) for op in self.ops],
             "tensors": self.tensors,
+            "resolver_flash_bytes": self.resolver.total_bytes,
+            "resolver_flash": self.resolver.to_json(),
         }
 
 
@@ -174,7 +211,8 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         pointer_size=pointer_size, inputs=[_tensor_json(t) for t in model.inputs],
         outputs=[_tensor_json(t) for t in model.outputs],
         parameters=sum(t.elements for t in model.tensors if t.is_constant),
-        ops=ops, arena_head_bytes=head.size, arena_tail_bytes=tail, peak_op=head.peak_scope - 1,
-        live_at_peak=names, flash_bytes=flash, budgets=budgets, tensors=[_tensor_facts(t) for t in model.tensors],
-        problems=find_problems(model, registered),
+        ops=ops, arena_head_bytes=head.size, arena_tail_bytes=tail, peak_op=head.peak_op,
+        live_at_peak=names, peak_scratch_bytes=head.scratch_at_peak, flash_bytes=flash, budgets=budgets,
+        tensors=[_tensor_facts(t) for t in model.tensors],
+        problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
     )

@@ -25,6 +25,13 @@ def op_work(model: TFLiteModel, op: OpInfo) -> OpWork:
         batches = max(1, ins[0].elements // max(1, depth))
         macs = batches * units * depth
         in_channels = depth
+    elif op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(op.inputs) == 24 and len(ins[0].shape) == 3:
+        # every step multiplies the gates' input and recurrent weights (inputs 1-8) and the projection (16)
+        batch, steps = ins[0].shape[:2] if not op.options.get("timeMajor") else ins[0].shape[1::-1]
+        weights = [tensors[op.inputs[i]] for i in (*range(1, 9), 16) if op.inputs[i] >= 0]
+        macs = batch * steps * sum(w.elements for w in weights)
+    elif op.kind == "SVDF" and len(ins) >= 3:
+        macs = ins[0].shape[0] * (ins[1].elements + ins[2].elements)  # feature, then time weights, per batch
     elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
         kernel = int(op.options.get("filterHeight", 1)) * int(op.options.get("filterWidth", 1))
     return OpWork(op.kind, macs, out_elems, in_elems, weight_bytes, in_channels, kernel)

@@ -42,32 +42,63 @@ void MicroPrintf(const char* format, ...);
 namespace tflite {
 
 /* tensorflow/lite/micro/kernels/micro_ops.h (also add.h, conv.h, depthwise_conv.h,
- * fully_connected.h, mul.h, pad.h, reduce.h, softmax.h, transpose.h): namespace tflite, defined in
+ * fully_connected.h, mul.h, pad.h, reduce.h, softmax.h, transpose.h, svdf.h, transpose_conv.h,
+ * unidirectional_sequence_lstm.h): namespace tflite, defined in
  * the component (the ESP-NN kernels for ADD, CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MUL,
  * the pools and SOFTMAX: tensorflow/lite/micro/kernels/esp_nn/). */
 TFLMRegistration Register_ADD();
+TFLMRegistration Register_ARG_MAX();
 TFLMRegistration Register_AVERAGE_POOL_2D();
+TFLMRegistration Register_BATCH_TO_SPACE_ND();
 TFLMRegistration Register_CONCATENATION();
 TFLMRegistration Register_CONV_2D();
 TFLMRegistration Register_DEPTHWISE_CONV_2D();
 TFLMRegistration Register_DEQUANTIZE();
+TFLMRegistration Register_EXPAND_DIMS();
 TFLMRegistration Register_FULLY_CONNECTED();
+TFLMRegistration Register_GATHER();
+TFLMRegistration Register_HARD_SWISH();
+TFLMRegistration Register_LEAKY_RELU();
 TFLMRegistration Register_LOGISTIC();
+TFLMRegistration Register_MAXIMUM();
 TFLMRegistration Register_MAX_POOL_2D();
 TFLMRegistration Register_MEAN();
+TFLMRegistration Register_MINIMUM();
 TFLMRegistration Register_MUL();
+TFLMRegistration Register_PACK();
 TFLMRegistration Register_PAD();
+TFLMRegistration Register_PRELU();
 TFLMRegistration Register_QUANTIZE();
+TFLMRegistration Register_REDUCE_MAX();
 TFLMRegistration Register_RELU();
 TFLMRegistration Register_RELU6();
 TFLMRegistration Register_RESHAPE();
+TFLMRegistration Register_RESIZE_BILINEAR();
+TFLMRegistration Register_RESIZE_NEAREST_NEIGHBOR();
+TFLMRegistration Register_SLICE();
 TFLMRegistration Register_SOFTMAX();
+TFLMRegistration Register_SPACE_TO_BATCH_ND();
+TFLMRegistration Register_SPLIT();
+TFLMRegistration Register_SPLIT_V();
+TFLMRegistration Register_SQUEEZE();
+TFLMRegistration Register_STRIDED_SLICE();
+TFLMRegistration Register_SUB();
+TFLMRegistration Register_SVDF();
 TFLMRegistration Register_TANH();
 TFLMRegistration Register_TRANSPOSE();
+TFLMRegistration Register_TRANSPOSE_CONV();
+TFLMRegistration Register_UNIDIRECTIONAL_SEQUENCE_LSTM();
+TFLMRegistration Register_UNPACK();
 
 /* tensorflow/lite/core/api/flatbuffer_conversions.h: namespace tflite. */
 TfLiteStatus ParseAdd(const Operator* op, ErrorReporter* error_reporter,
                       BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseArgMax(const Operator* op, ErrorReporter* error_reporter,
+                         BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseBatchToSpaceNd(const Operator* op,
+                                 ErrorReporter* error_reporter,
+                                 BuiltinDataAllocator* allocator,
+                                 void** builtin_data);
 TfLiteStatus ParseConcatenation(const Operator* op,
                                 ErrorReporter* error_reporter,
                                 BuiltinDataAllocator* allocator,
@@ -81,19 +112,38 @@ TfLiteStatus ParseDepthwiseConv2D(const Operator* op,
 TfLiteStatus ParseDequantize(const Operator* op, ErrorReporter* error_reporter,
                              BuiltinDataAllocator* allocator,
                              void** builtin_data);
+TfLiteStatus ParseExpandDims(const Operator* op, ErrorReporter* error_reporter,
+                             BuiltinDataAllocator* allocator,
+                             void** builtin_data);
 TfLiteStatus ParseFullyConnected(const Operator* op,
                                  ErrorReporter* error_reporter,
                                  BuiltinDataAllocator* allocator,
                                  void** builtin_data);
+TfLiteStatus ParseGather(const Operator* op, ErrorReporter* error_reporter,
+                         BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseHardSwish(const Operator* op, ErrorReporter* error_reporter,
+                            BuiltinDataAllocator* allocator,
+                            void** builtin_data);
+TfLiteStatus ParseLeakyRelu(const Operator* op, ErrorReporter* error_reporter,
+                            BuiltinDataAllocator* allocator,
+                            void** builtin_data);
 TfLiteStatus ParseLogistic(const Operator* op, ErrorReporter* error_reporter,
                            BuiltinDataAllocator* allocator,
                            void** builtin_data);
+TfLiteStatus ParseMaximum(const Operator* op, ErrorReporter* error_reporter,
+                          BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseMinimum(const Operator* op, ErrorReporter* error_reporter,
+                          BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParseMul(const Operator* op, ErrorReporter* error_reporter,
                       BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParsePack(const Operator* op, ErrorReporter* error_reporter,
+                       BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParsePad(const Operator* op, ErrorReporter* error_reporter,
                       BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParsePool(const Operator* op, ErrorReporter* error_reporter,
                        BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParsePrelu(const Operator* op, ErrorReporter* error_reporter,
+                        BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParseQuantize(const Operator* op, ErrorReporter* error_reporter,
                            BuiltinDataAllocator* allocator,
                            void** builtin_data);
@@ -105,13 +155,51 @@ TfLiteStatus ParseRelu6(const Operator* op, ErrorReporter* error_reporter,
                         BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParseReshape(const Operator* op, ErrorReporter* error_reporter,
                           BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseResizeBilinear(const Operator* op,
+                                 ErrorReporter* error_reporter,
+                                 BuiltinDataAllocator* allocator,
+                                 void** builtin_data);
+TfLiteStatus ParseResizeNearestNeighbor(const Operator* op,
+                                        ErrorReporter* error_reporter,
+                                        BuiltinDataAllocator* allocator,
+                                        void** builtin_data);
+TfLiteStatus ParseSlice(const Operator* op, ErrorReporter* error_reporter,
+                        BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParseSoftmax(const Operator* op, ErrorReporter* error_reporter,
                           BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseSpaceToBatchNd(const Operator* op,
+                                 ErrorReporter* error_reporter,
+                                 BuiltinDataAllocator* allocator,
+                                 void** builtin_data);
+TfLiteStatus ParseSplit(const Operator* op, ErrorReporter* error_reporter,
+                        BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseSplitV(const Operator* op, ErrorReporter* error_reporter,
+                         BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseSqueeze(const Operator* op, ErrorReporter* error_reporter,
+                          BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseStridedSlice(const Operator* op,
+                               ErrorReporter* error_reporter,
+                               BuiltinDataAllocator* allocator,
+                               void** builtin_data);
+TfLiteStatus ParseSub(const Operator* op, ErrorReporter* error_reporter,
+                      BuiltinDataAllocator* allocator, void** builtin_data);
+TfLiteStatus ParseSvdf(const Operator* op, ErrorReporter* error_reporter,
+                       BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParseTanh(const Operator* op, ErrorReporter* error_reporter,
                        BuiltinDataAllocator* allocator, void** builtin_data);
 TfLiteStatus ParseTranspose(const Operator* op, ErrorReporter* error_reporter,
                             BuiltinDataAllocator* allocator,
                             void** builtin_data);
+TfLiteStatus ParseTransposeConv(const Operator* op,
+                                ErrorReporter* error_reporter,
+                                BuiltinDataAllocator* allocator,
+                                void** builtin_data);
+TfLiteStatus ParseUnidirectionalSequenceLSTM(const Operator* op,
+                                             ErrorReporter* error_reporter,
+                                             BuiltinDataAllocator* allocator,
+                                             void** builtin_data);
+TfLiteStatus ParseUnpack(const Operator* op, ErrorReporter* error_reporter,
+                         BuiltinDataAllocator* allocator, void** builtin_data);
 
 template <unsigned int tOpCount>
 class MicroMutableOpResolver : public MicroOpResolver {
@@ -148,13 +236,22 @@ class MicroMutableOpResolver : public MicroOpResolver {
   }
 
   /* The Add* methods the port calls (device/port/esp_idf/op_resolver.h), with the real default
-   * arguments and parsers. */
+   * arguments and parsers (AddResizeNearestNeighbor takes no registration in v1.3.4). */
   TfLiteStatus AddAdd(const TFLMRegistration& registration = Register_ADD()) {
     return AddBuiltin(BuiltinOperator_ADD, registration, ParseAdd);
+  }
+  TfLiteStatus AddArgMax(
+      const TFLMRegistration& registration = Register_ARG_MAX()) {
+    return AddBuiltin(BuiltinOperator_ARG_MAX, registration, ParseArgMax);
   }
   TfLiteStatus AddAveragePool2D(
       const TFLMRegistration& registration = Register_AVERAGE_POOL_2D()) {
     return AddBuiltin(BuiltinOperator_AVERAGE_POOL_2D, registration, ParsePool);
+  }
+  TfLiteStatus AddBatchToSpaceNd(
+      const TFLMRegistration& registration = Register_BATCH_TO_SPACE_ND()) {
+    return AddBuiltin(BuiltinOperator_BATCH_TO_SPACE_ND, registration,
+                      ParseBatchToSpaceNd);
   }
   TfLiteStatus AddConcatenation(
       const TFLMRegistration& registration = Register_CONCATENATION()) {
@@ -175,10 +272,27 @@ class MicroMutableOpResolver : public MicroOpResolver {
     return AddBuiltin(BuiltinOperator_DEQUANTIZE, registration,
                       ParseDequantize);
   }
+  TfLiteStatus AddExpandDims(
+      const TFLMRegistration& registration = Register_EXPAND_DIMS()) {
+    return AddBuiltin(BuiltinOperator_EXPAND_DIMS, registration,
+                      ParseExpandDims);
+  }
   TfLiteStatus AddFullyConnected(
       const TFLMRegistration& registration = Register_FULLY_CONNECTED()) {
     return AddBuiltin(BuiltinOperator_FULLY_CONNECTED, registration,
                       ParseFullyConnected);
+  }
+  TfLiteStatus AddGather(
+      const TFLMRegistration& registration = tflite::Register_GATHER()) {
+    return AddBuiltin(BuiltinOperator_GATHER, registration, ParseGather);
+  }
+  TfLiteStatus AddHardSwish(
+      const TFLMRegistration& registration = tflite::Register_HARD_SWISH()) {
+    return AddBuiltin(BuiltinOperator_HARD_SWISH, registration, ParseHardSwish);
+  }
+  TfLiteStatus AddLeakyRelu(
+      const TFLMRegistration& registration = tflite::Register_LEAKY_RELU()) {
+    return AddBuiltin(BuiltinOperator_LEAKY_RELU, registration, ParseLeakyRelu);
   }
   TfLiteStatus AddLogistic(
       const TFLMRegistration& registration = tflite::Register_LOGISTIC()) {
@@ -188,18 +302,37 @@ class MicroMutableOpResolver : public MicroOpResolver {
       const TFLMRegistration& registration = Register_MAX_POOL_2D()) {
     return AddBuiltin(BuiltinOperator_MAX_POOL_2D, registration, ParsePool);
   }
+  TfLiteStatus AddMaximum(
+      const TFLMRegistration& registration = Register_MAXIMUM()) {
+    return AddBuiltin(BuiltinOperator_MAXIMUM, registration, ParseMaximum);
+  }
   TfLiteStatus AddMean(const TFLMRegistration& registration = Register_MEAN()) {
     return AddBuiltin(BuiltinOperator_MEAN, registration, ParseReducer);
+  }
+  TfLiteStatus AddMinimum(
+      const TFLMRegistration& registration = Register_MINIMUM()) {
+    return AddBuiltin(BuiltinOperator_MINIMUM, registration, ParseMinimum);
   }
   TfLiteStatus AddMul(const TFLMRegistration& registration = Register_MUL()) {
     return AddBuiltin(BuiltinOperator_MUL, registration, ParseMul);
   }
+  TfLiteStatus AddPack(const TFLMRegistration& registration = Register_PACK()) {
+    return AddBuiltin(BuiltinOperator_PACK, registration, ParsePack);
+  }
   TfLiteStatus AddPad(const TFLMRegistration& registration = Register_PAD()) {
     return AddBuiltin(BuiltinOperator_PAD, registration, ParsePad);
+  }
+  TfLiteStatus AddPrelu(
+      const TFLMRegistration& registration = tflite::Register_PRELU()) {
+    return AddBuiltin(BuiltinOperator_PRELU, registration, ParsePrelu);
   }
   TfLiteStatus AddQuantize(
       const TFLMRegistration& registration = Register_QUANTIZE()) {
     return AddBuiltin(BuiltinOperator_QUANTIZE, registration, ParseQuantize);
+  }
+  TfLiteStatus AddReduceMax(
+      const TFLMRegistration& registration = Register_REDUCE_MAX()) {
+    return AddBuiltin(BuiltinOperator_REDUCE_MAX, registration, ParseReducer);
   }
   TfLiteStatus AddRelu(
       const TFLMRegistration& registration = tflite::Register_RELU()) {
@@ -213,9 +346,52 @@ class MicroMutableOpResolver : public MicroOpResolver {
       const TFLMRegistration& registration = Register_RESHAPE()) {
     return AddBuiltin(BuiltinOperator_RESHAPE, registration, ParseReshape);
   }
+  TfLiteStatus AddResizeBilinear(
+      const TFLMRegistration& registration = Register_RESIZE_BILINEAR()) {
+    return AddBuiltin(BuiltinOperator_RESIZE_BILINEAR, registration,
+                      ParseResizeBilinear);
+  }
+  TfLiteStatus AddResizeNearestNeighbor() {
+    return AddBuiltin(BuiltinOperator_RESIZE_NEAREST_NEIGHBOR,
+                      Register_RESIZE_NEAREST_NEIGHBOR(),
+                      ParseResizeNearestNeighbor);
+  }
+  TfLiteStatus AddSlice(
+      const TFLMRegistration& registration = Register_SLICE()) {
+    return AddBuiltin(BuiltinOperator_SLICE, registration, ParseSlice);
+  }
   TfLiteStatus AddSoftmax(
       const TFLMRegistration& registration = Register_SOFTMAX()) {
     return AddBuiltin(BuiltinOperator_SOFTMAX, registration, ParseSoftmax);
+  }
+  TfLiteStatus AddSpaceToBatchNd(
+      const TFLMRegistration& registration = Register_SPACE_TO_BATCH_ND()) {
+    return AddBuiltin(BuiltinOperator_SPACE_TO_BATCH_ND, registration,
+                      ParseSpaceToBatchNd);
+  }
+  TfLiteStatus AddSplit(
+      const TFLMRegistration& registration = Register_SPLIT()) {
+    return AddBuiltin(BuiltinOperator_SPLIT, registration, ParseSplit);
+  }
+  TfLiteStatus AddSplitV(
+      const TFLMRegistration& registration = Register_SPLIT_V()) {
+    return AddBuiltin(BuiltinOperator_SPLIT_V, registration, ParseSplitV);
+  }
+  TfLiteStatus AddSqueeze(
+      const TFLMRegistration& registration = Register_SQUEEZE()) {
+    return AddBuiltin(BuiltinOperator_SQUEEZE, registration, ParseSqueeze);
+  }
+  TfLiteStatus AddStridedSlice(
+      const TFLMRegistration& registration = Register_STRIDED_SLICE()) {
+    return AddBuiltin(BuiltinOperator_STRIDED_SLICE, registration,
+                      ParseStridedSlice);
+  }
+  TfLiteStatus AddSub(
+      const TFLMRegistration& registration = tflite::Register_SUB()) {
+    return AddBuiltin(BuiltinOperator_SUB, registration, ParseSub);
+  }
+  TfLiteStatus AddSvdf(const TFLMRegistration& registration = Register_SVDF()) {
+    return AddBuiltin(BuiltinOperator_SVDF, registration, ParseSvdf);
   }
   TfLiteStatus AddTanh(const TFLMRegistration& registration = Register_TANH()) {
     return AddBuiltin(BuiltinOperator_TANH, registration, ParseTanh);
@@ -223,6 +399,21 @@ class MicroMutableOpResolver : public MicroOpResolver {
   TfLiteStatus AddTranspose(
       const TFLMRegistration& registration = Register_TRANSPOSE()) {
     return AddBuiltin(BuiltinOperator_TRANSPOSE, registration, ParseTranspose);
+  }
+  TfLiteStatus AddTransposeConv(
+      const TFLMRegistration& registration = Register_TRANSPOSE_CONV()) {
+    return AddBuiltin(BuiltinOperator_TRANSPOSE_CONV, registration,
+                      ParseTransposeConv);
+  }
+  TfLiteStatus AddUnidirectionalSequenceLSTM(
+      const TFLMRegistration& registration =
+          Register_UNIDIRECTIONAL_SEQUENCE_LSTM()) {
+    return AddBuiltin(BuiltinOperator_UNIDIRECTIONAL_SEQUENCE_LSTM,
+                      registration, ParseUnidirectionalSequenceLSTM);
+  }
+  TfLiteStatus AddUnpack(
+      const TFLMRegistration& registration = Register_UNPACK()) {
+    return AddBuiltin(BuiltinOperator_UNPACK, registration, ParseUnpack);
   }
 
  private:
