@@ -20,7 +20,7 @@ from toolkit.protocol import (
 
 EXAMPLES = [
     Info(1, 15, 240, 4096, 1, 1234, bytes(range(32)), 163840, 98304, 0, "espml-fw", "0.1.0", "esp32s3",
-         ("CONV_2D", "SOFTMAX")),
+         (3, 25)),
     TensorChunk(0, 4087, 27648, b"\x00\x01\xff" * 10),
     OutputRequest(1, 10, 4087),
     InvokeResult(28168, 2**40 + 5),

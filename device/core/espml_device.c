@@ -310,7 +310,7 @@ static void on_info(espml_device_t *d, const espml_frame_t *request)
     put_str8(&w, port->board);
     put_u8(&w, (uint32_t)espml_registered_op_count);
     for (size_t i = 0; i < espml_registered_op_count; i++) {
-        put_str8(&w, espml_registered_ops[i].name);
+        put_u8(&w, (uint32_t)espml_registered_ops[i].code); /* gen_ops.py keeps every code below 256 */
     }
     reply(d, request, d->answer, w.n);
 }

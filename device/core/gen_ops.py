@@ -35,6 +35,9 @@ def render() -> dict[str, str]:
     unknown = [name for name in registered_ops() if name not in codes]
     if unknown:
         raise SystemExit(f"ops.txt names ops the TFLite schema does not have: {', '.join(unknown)}")
+    wide = [name for name in registered_ops() if codes[name] > 0xFF]
+    if wide:  # INFO carries one byte per op code (docs/protocol.md)
+        raise SystemExit(f"op codes past 255 do not fit INFO's op list: {', '.join(wide)}")
     ops = NOTE.format(source="device/ops.txt") + "".join(
         f"ESPML_OP({name}, {codes[name]})\n" for name in registered_ops())
     builtins = NOTE.format(source="the TFLite schema") + "".join(

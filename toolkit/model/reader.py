@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +40,9 @@ def _schema():
     return schema_py_generated
 
 
-def _builtin_names() -> dict[int, str]:
+@functools.cache
+def builtin_names() -> dict[int, str]:
+    """TFLite builtin operator codes and their schema names."""
     ops = _schema().BuiltinOperator
     return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
 
@@ -241,7 +245,7 @@ def _check_ops(model: TFLiteModel, label: str) -> None:
 
 
 def _build(data: bytes, raw) -> TFLiteModel:
-    names = _builtin_names()
+    names = builtin_names()
     graph = raw.subgraphs[0]
     buffers = raw.buffers or []
     tensors = tuple(_tensor_info(i, t, buffers) for i, t in enumerate(graph.tensors or []))

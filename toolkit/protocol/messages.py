@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from toolkit.errors import ProtocolError
+from toolkit.model.reader import builtin_names
 
 
 class MsgType(IntEnum):
@@ -95,13 +96,19 @@ class Info:
     firmware_name: str
     firmware_version: str
     board: str
-    ops: tuple[str, ...] = field(default_factory=tuple)
+    op_codes: tuple[int, ...] = field(default_factory=tuple)  # TFLite builtin codes the firmware registers
 
     _FIXED = "<BBHHBI32sIII"
 
     @property
     def simulated(self) -> bool:
         return bool(self.flags & InfoFlag.SIMULATED)
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        """The registered ops by schema name; a code the schema lacks reads UNKNOWN(N)."""
+        names = builtin_names()
+        return tuple(names.get(code, f"UNKNOWN({code})") for code in self.op_codes)
 
     @property
     def accepts_upload(self) -> bool:
@@ -120,7 +127,7 @@ class Info:
                            self.model_slot, self.model_size, self.model_sha256, self.arena_size,
                            self.heap_free_internal, self.heap_free_psram)
         names = _str8(self.firmware_name) + _str8(self.firmware_version) + _str8(self.board)
-        return head + names + bytes([len(self.ops)]) + b"".join(_str8(op) for op in self.ops)
+        return head + names + bytes([len(self.op_codes)]) + bytes(self.op_codes)
 
     @classmethod
     def unpack(cls, data: bytes) -> Info:
@@ -128,8 +135,7 @@ class Info:
         fixed = r.take(cls._FIXED)
         name, version, board = r.str8(), r.str8(), r.str8()
         (count,) = r.take("<B")
-        ops = tuple(r.str8() for _ in range(count))
-        return cls(*fixed, name, version, board, ops)
+        return cls(*fixed, name, version, board, r.take(f"<{count}B"))
 
 
 @dataclass(frozen=True)
