@@ -73,8 +73,8 @@ def results(tmp_path_factory, heldout_module) -> tuple[Path, Path]:
     store = ResultsStore(db)
     try:
         with Session.open(SIM_PORT) as session:
-            sim_ids = [run_bench(session, model, heldout_module, BenchPlan(10, 0, model_name=MODEL), store,
-                                 SIM_PORT)["run_id"] for _ in range(3)]
+            sim_ids = [run_bench(session, model, heldout_module, BenchPlan(10, 0, model_name=MODEL, profile=k == 2),
+                                 store, SIM_PORT)["run_id"] for k in range(3)]
         measured_ids = [_measured_run(store, k) for k in range(2)]
     finally:
         store.close()
@@ -148,11 +148,25 @@ def test_report_is_one_self_contained_file_that_says_what_is_simulated(report: P
     # per series: trend, latency histogram, current trace; then one per-op plot
     assert len(chunks) == 7
     titles = [re.search(r'"title":\{"font":\{"size":15\},"text":"([^"]+)"', c).group(1) for c in chunks]
-    for title in titles:
-        if "(SIMULATED)" not in title:
-            assert "(measured)" in title or "estimated by inspect" in title, title
+    *series_titles, per_op_title = titles
+    for title in series_titles:
+        assert "(SIMULATED)" in title or "(measured)" in title, title
     assert sum("(SIMULATED)" in t for t in titles) == 3 and sum("(measured)" in t for t in titles) == 3
-    assert any(t.startswith("Per-op time") for t in titles)
+    assert per_op_title == f"Per-op time of {MODEL}: board (simulated) and inspect's estimate"
+
+
+def test_a_profiled_run_puts_the_boards_per_op_times_next_to_the_estimate(results) -> None:
+    """The store's PROFILE rows (espml bench --profile) win over the HIL file's estimates alone."""
+    db, results_json = results
+    profile = load_report_data(db, results_json).per_op[MODEL]
+    store = ResultsStore(db)
+    try:
+        stored = store.profile(max(run["id"] for run in store.runs() if run["simulated"]))
+    finally:
+        store.close()
+    assert profile.board_simulated is True and len(profile.ops) == len(stored) > 3
+    assert [(op.op, op.board_us, op.estimated_us) for op in profile.ops] == [
+        (row["op"], row["device_us"], row["estimated_us"]) for row in stored]
 
 
 @needs_chromium

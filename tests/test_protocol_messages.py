@@ -14,6 +14,7 @@ from toolkit.protocol import (
     ModelBegin,
     ModelData,
     OutputRequest,
+    ProfileResult,
     SlotAnswer,
     TensorChunk,
 )
@@ -24,6 +25,7 @@ EXAMPLES = [
     TensorChunk(0, 4087, 27648, b"\x00\x01\xff" * 10),
     OutputRequest(1, 10, 4087),
     InvokeResult(28168, 2**40 + 5),
+    ProfileResult(9959, 300, ((3, 713), (9, 1214), (255, 4_000_000_000))),
     ModelBegin(53936, bytes(32)),
     ModelData(8184, b"abc"),
     SlotAnswer(1),

@@ -86,7 +86,7 @@ def _micropython_info(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
     from toolkit.harness.inputs import load_inputs
-    from toolkit.harness.report import SIMULATED_NOTE, bench_table
+    from toolkit.harness.report import SIMULATED_NOTE, bench_table, profile_table
     from toolkit.model import load_model
 
     model = load_model(args.model)
@@ -99,7 +99,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
-            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name)
+            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name, profile=args.profile)
             summary = run_bench(session, model, samples, plan, store, args.port,
                                 _progress_callback(progress), resume=args.resume)
     finally:
@@ -107,6 +107,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _write_json(args.json, summary)
     if args.json != "-":
         console.print(bench_table(summary))
+        if "profile" in summary:
+            console.print(profile_table(summary["profile"]))
         if summary["simulated"]:
             console.print(SIMULATED_NOTE)
     return 0 if summary["outputs_match_reference"] else 7
@@ -313,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1, help="unmeasured inferences first (default 1)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
+    p.add_argument("--profile", action="store_true",
+                   help="then time every op of one more inference on the board, next to inspect's estimate")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_bench)
 

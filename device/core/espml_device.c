@@ -9,7 +9,7 @@
 
 enum {
     HELLO = 0x01, INFO = 0x02, SET_INPUT = 0x10, INVOKE = 0x11, GET_OUTPUT = 0x12, METRICS = 0x13, RESET = 0x14,
-    MODEL_BEGIN = 0x20, MODEL_DATA = 0x21, MODEL_END = 0x22, LOG = 0x30, ERROR = 0x3F,
+    PROFILE = 0x15, MODEL_BEGIN = 0x20, MODEL_DATA = 0x21, MODEL_END = 0x22, LOG = 0x30, ERROR = 0x3F,
 };
 enum { UNKNOWN_TYPE = 1, UNSUPPORTED_VERSION = 3 };
 enum { FLAG_SIMULATED = 0x01, FLAG_ACCEPTS_UPLOAD = 0x02, FLAG_CURRENT_SENSOR = 0x04, FLAG_MODEL_READY = 0x08 };
@@ -360,6 +360,33 @@ static void on_invoke(espml_device_t *d, const espml_frame_t *request)
     reply(d, request, d->answer, w.n);
 }
 
+_Static_assert(8 + 5 * ESPML_PROFILE_OPS <= ESPML_MAX_PAYLOAD, "a PROFILE answer must fit one frame");
+
+static void on_profile(espml_device_t *d, const espml_frame_t *request)
+{
+    if (!need_model(d, request)) {
+        return;
+    }
+    if (d->port->profile == NULL) {
+        return error(d, request, UNKNOWN_TYPE, "this firmware's port cannot time single ops");
+    }
+    uint32_t op_count = 0, latency_us = 0;
+    if (d->port->profile(d->port->ctx, d->profile, ESPML_PROFILE_OPS, &op_count, &latency_us) != ESPML_OK) {
+        return error(d, request, ESPML_ERR_INVOKE_FAILED, "Invoke() failed");
+    }
+    d->invoked = 1;
+    uint32_t listed = op_count < ESPML_PROFILE_OPS ? op_count : ESPML_PROFILE_OPS;
+    writer_t w = answer_writer(d);
+    put_u32(&w, latency_us);
+    put_u16(&w, op_count > 0xFFFF ? 0xFFFF : op_count);
+    put_u16(&w, listed);
+    for (uint32_t i = 0; i < listed; i++) {
+        put_u8(&w, d->profile[i].code);
+        put_u32(&w, d->profile[i].time_us);
+    }
+    reply(d, request, d->answer, w.n);
+}
+
 static void on_get_output(espml_device_t *d, const espml_frame_t *request)
 {
     if (request->payload_length < 7) {
@@ -527,6 +554,7 @@ static void handle(espml_device_t *d, const espml_frame_t *request)
         case INVOKE: return on_invoke(d, request);
         case GET_OUTPUT: return on_get_output(d, request);
         case METRICS: return on_metrics(d, request);
+        case PROFILE: return on_profile(d, request);
         case RESET: return on_reset(d, request);
         case MODEL_BEGIN: return on_model_begin(d, request);
         case MODEL_DATA: return on_model_data(d, request);

@@ -21,6 +21,7 @@ extern "C" {
 #define ESPML_WIRE_MAX (ESPML_COBS_MAX_ENCODED(ESPML_RAW_MAX) + 2)
 #define ESPML_LOG_LINE 200     /* longest log line; longer ones are cut */
 #define ESPML_LOG_QUEUE 1024   /* log lines produced while a frame is being sent wait here */
+#define ESPML_PROFILE_OPS 256  /* ops a PROFILE answer lists; it says how many more ran */
 
 enum { ESPML_LOG_ERROR = 0, ESPML_LOG_WARNING = 1, ESPML_LOG_INFO = 2, ESPML_LOG_DEBUG = 3 };
 
@@ -33,6 +34,7 @@ typedef struct {
     char load_why[120];
     int current_valid;
     espml_current_t current;           /* over the last INVOKE */
+    espml_op_time_t profile[ESPML_PROFILE_OPS];
 
     espml_decoder_t decoder;
     uint8_t rx_encoded[ESPML_WIRE_MAX], rx_decoded[ESPML_WIRE_MAX];

@@ -1,5 +1,7 @@
 #include "espml_ops.h"
 
+#include <string.h>
+
 const espml_op_t espml_registered_ops[] = {
 #define ESPML_OP(name, code) {#name, code},
 #include "espml_ops.inc"
@@ -21,6 +23,16 @@ int espml_op_registered(int32_t code)
         }
     }
     return 0;
+}
+
+int32_t espml_registered_op_code(const char *name)
+{
+    for (size_t i = 0; i < espml_registered_op_count; i++) {
+        if (strcmp(espml_registered_ops[i].name, name) == 0) {
+            return espml_registered_ops[i].code;
+        }
+    }
+    return -1;
 }
 
 const char *espml_builtin_name(int32_t code)

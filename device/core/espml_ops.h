@@ -19,6 +19,8 @@ extern const espml_op_t espml_registered_ops[];
 extern const size_t espml_registered_op_count;
 
 int espml_op_registered(int32_t code);
+/* The builtin code of a registered op by its schema name (TFLite-Micro's profiler tags), or -1. */
+int32_t espml_registered_op_code(const char *name);
 /* The schema's name for a builtin code, or "UNKNOWN". */
 const char *espml_builtin_name(int32_t code);
 

@@ -39,6 +39,15 @@ typedef struct {
     float mean_ma, peak_ma, bus_v;
 } espml_current_t;
 
+/* One op of a profiled inference, in the order TFLite-Micro ran it: its builtin code
+ * (ESPML_OP_CODE_OTHER for a custom op or one the schema lacks) and the time its Invoke took. */
+typedef struct {
+    uint8_t code;
+    uint32_t time_us;
+} espml_op_time_t;
+
+#define ESPML_OP_CODE_OTHER 0xFF
+
 typedef struct {
     void *ctx;
 
@@ -70,6 +79,9 @@ typedef struct {
     void (*model_unload)(void *ctx);
     uint8_t *(*tensor)(void *ctx, int output, uint32_t index, uint32_t *bytes); /* NULL: no such tensor */
     int (*invoke)(void *ctx, uint32_t *latency_us, uint64_t *cycles);
+    /* Invoke once with every op timed: up to max_ops entries in `ops`, the number of ops that ran
+     * (which may be more) in *op_count, the whole Invoke() in *latency_us. NULL: cannot profile. */
+    int (*profile)(void *ctx, espml_op_time_t *ops, uint32_t max_ops, uint32_t *op_count, uint32_t *latency_us);
     uint32_t (*arena_used)(void *ctx);
 
     /* Chip state. current_end returns 0 when no sensor is fitted. */

@@ -21,7 +21,7 @@
  *   7 RUN      index:u8 n:u8 bytes: SET_INPUT of the whole tensor, INVOKE, GET_OUTPUT
  * Config bits: 0-1 slot size (4, 8, 16 or 64 KiB), 2-3 model_load (ok, arena too small, fails
  * when the model's last byte is odd, ok), 4 Invoke() fails, 5 current sensor, 6 a log line from
- * inside the port's write. Fault byte: the n-th flash erase or program fails (0: none).
+ * inside the port's write, 7 the port cannot profile (no profile function). Fault byte: the n-th flash erase or program fails (0: none).
  *
  * Invariants: every byte the device sends is a well-formed frame no larger than it announces;
  * every request it can hold gets exactly one answer (its type or ERROR, its seq, RESPONSE set);
@@ -236,6 +236,19 @@ static int invoke(void *ctx, uint32_t *latency_us, uint64_t *cycles)
     return fake.invoke_fails ? ESPML_ERR_INVOKE_FAILED : ESPML_OK;
 }
 
+/* One op per model byte (up to 65535), so that answers both fit and overflow ESPML_PROFILE_OPS. */
+static int profile(void *ctx, espml_op_time_t *ops, uint32_t max_ops, uint32_t *op_count, uint32_t *latency_us)
+{
+    uint64_t cycles;
+    int err = invoke(ctx, latency_us, &cycles);
+    *op_count = fake.model_size & 0xFFFF;
+    for (uint32_t i = 0; i < *op_count && i < max_ops; i++) {
+        ops[i].code = (uint8_t)i;
+        ops[i].time_us = i;
+    }
+    return err;
+}
+
 static uint32_t arena_used(void *ctx)
 {
     (void)ctx;
@@ -445,6 +458,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     port->model_unload = model_unload;
     port->tensor = tensor;
     port->invoke = invoke;
+    port->profile = (config >> 7) & 1 ? NULL : profile;
     port->arena_used = arena_used;
     port->memory = memory;
     port->current_start = current_start;

@@ -12,6 +12,7 @@ import numpy as np
 from toolkit.boards import get_board
 from toolkit.errors import DeviceTimeout, ToolkitError
 from toolkit.harness.inputs import to_tensor
+from toolkit.harness.profile import profile_ops
 from toolkit.harness.session import DeviceReset, Session
 from toolkit.harness.store import ResultsStore
 from toolkit.model import model_work
@@ -42,6 +43,7 @@ class BenchPlan:
     invoke_timeout_s: float | None = None  # default: the session's time-out plus 3x the plain-C estimate
     model_name: str | None = None  # recorded with the run
     label: str | None = None  # what the run is for (a HIL test's id), recorded with it
+    profile: bool = False  # after the run, one more inference with every op timed (PROFILE)
 
 
 def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None = None) -> bool:
@@ -131,6 +133,16 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
         raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
     summary = summarize(rows, info, model, uploaded, run_id, store)
     summary["recoveries"] = recoveries
+    if plan.profile:
+        try:
+            summary["profile"] = profile_ops(session, model, tensors[0], timeout=plan.invoke_timeout_s)
+        except ToolkitError as exc:
+            store.finish_run(run_id, "done", summary)  # the inferences stand; only the profile is missing
+            failure = ToolkitError(f"profiling failed: {exc.message}",
+                                   f"{exc.hint}; the {len(rows)} inferences are kept in {store.path} (run {run_id})")
+            failure.exit_code = exc.exit_code
+            raise failure from exc
+        store.set_profile(run_id, summary["profile"]["ops"])
     store.finish_run(run_id, "done", summary)
     return summary
 

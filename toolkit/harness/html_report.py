@@ -8,8 +8,8 @@ import html
 from pathlib import Path
 
 from toolkit.errors import MissingExtraError, ToolkitError
-from toolkit.harness.report_data import (MAIN_FIGURES, BoardStatus, FigureResult, ReportData, Run, TestResult,
-                                         load_report_data, number)
+from toolkit.harness.report_data import (MAIN_FIGURES, BoardStatus, FigureResult, OpProfile, ReportData, Run,
+                                         TestResult, load_report_data, number)
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 MAX_RUN_ROWS = 500
@@ -198,12 +198,9 @@ def _plots(data: ReportData) -> str:
         parts += [_plot_div(f) for f in figures if f is not None]
         if current is None:
             parts.append("<p class=\"empty\">No current trace: the board reported no current.</p>")
-    for model, ops in data.per_op.items():
-        fig = plots.per_op_bars(model, ops)
-        parts.append(f"<h3>Per-op time of {_e(model)} <span class=\"badge other\">estimated by inspect</span></h3>"
-                     "<p class=\"meta\">The board cannot profile operators one by one; these are inspect's "
-                     "estimates from the board's cost model.</p>"
-                     + _plot_div(fig))
+    for model, profile in data.per_op.items():
+        parts.append(f"<h3>Per-op time of {_e(model)} {_per_op_badge(profile)}</h3>"
+                     f"<p class=\"meta\">{_per_op_note(profile)}</p>" + _plot_div(plots.per_op_bars(model, profile)))
     if not parts:
         return ""
     return "<h2>Plots</h2>\n" + "\n".join(parts)
@@ -225,6 +222,22 @@ def _fmt(value: object, unit: str = "") -> str:
         return _e(str(value))
     text = f"{n:,.0f}" if n == int(n) and abs(n) >= 1 else f"{n:,.3g}" if abs(n) < 100 else f"{n:,.1f}"
     return text + (f" {_e(unit)}" if unit else "")
+
+
+def _per_op_badge(profile: OpProfile) -> str:
+    if not profile.has_board_times:
+        return "<span class=\"badge other\">estimated by inspect</span>"
+    return _kind(profile.board_simulated)
+
+
+def _per_op_note(profile: OpProfile) -> str:
+    if not profile.has_board_times:
+        return ("Inspect's estimates from the board's cost model; run <code>espml bench --profile</code> "
+                "to add the board's own per-op times.")
+    if profile.board_simulated:
+        return ("Board times from a virtual board's PROFILE answer: it times each op with the same cost model "
+                "as inspect's estimate, so they differ only where the virtual board models a fault (slow=).")
+    return "Board times measured on the chip (PROFILE: TFLite-Micro's profiler hook), next to inspect's estimate."
 
 
 def _kind(simulated: bool | None) -> str:

@@ -42,6 +42,22 @@ def bench_table(summary: dict) -> Table:
     return table
 
 
+def profile_table(profile: dict) -> Table:
+    """Per-op time on the board next to inspect's estimate (``espml bench --profile``)."""
+    sim = " (simulated: the virtual board answers from the same cost model as the estimate)" if profile["simulated"] else ""
+    listed = len(profile["ops"])
+    more = f", {profile['op_count'] - listed} more not listed" if profile["op_count"] > listed else ""
+    table = Table(title=f"per-op time{sim}: {profile['latency_us'] / 1000:.3f} ms over {profile['op_count']} ops{more}",
+                  title_justify="left")
+    for column in ("#", "op", "board us", "estimate us", "board / estimate"):
+        table.add_column(column, justify="left" if column == "op" else "right")
+    for op in profile["ops"]:
+        estimate = op["estimated_us"]
+        ratio = f"{op['device_us'] / estimate:.2f}x" if estimate else "-"
+        table.add_row(str(op["index"]), op["op"], str(op["device_us"]), _fmt(estimate), ratio)
+    return table
+
+
 def info_table(info: Info) -> Table:
     table = Table(title=f"{info.board}: {info.firmware_name} {info.firmware_version}"
                   + (" (virtual board)" if info.simulated else ""), title_justify="left")

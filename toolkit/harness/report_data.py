@@ -79,7 +79,20 @@ class FigureResult:
 class OpTime:
     index: int
     op: str
-    estimated_us: float
+    estimated_us: float | None  # inspect's estimate
+    board_us: float | None = None  # the board's PROFILE answer for this op
+
+
+@dataclass(frozen=True)
+class OpProfile:
+    """Per-op times of one model: inspect's estimates, and the board's when a run profiled it."""
+
+    ops: list[OpTime]
+    board_simulated: bool | None = None  # None: no board times
+
+    @property
+    def has_board_times(self) -> bool:
+        return self.board_simulated is not None
 
 
 @dataclass(frozen=True)
@@ -175,7 +188,7 @@ class ReportData:
     tests: list[TestResult]
     runs: list[Run]
     series: list[Series]
-    per_op: dict[str, list[OpTime]]  # by model name
+    per_op: dict[str, OpProfile]  # by model name
 
     @property
     def any_simulated(self) -> bool:
@@ -212,12 +225,12 @@ def load_report_data(db_path: str | Path, results_json: str | Path | None = None
         for s in series:
             if s.detail_run is not None:
                 s.inferences = store.inferences(s.detail_run.id)
+        per_op = _profiled(store, runs)
     finally:
         store.close()
-    per_op: dict[str, list[OpTime]] = {}
     for test in tests:
         if test.per_op:
-            per_op.setdefault(test.model or "unknown model", test.per_op)
+            per_op.setdefault(test.model or "unknown model", OpProfile(test.per_op))
     commit = _text(results.get("git_commit")) or next((r.git_commit for r in reversed(runs) if r.git_commit), None)
     return ReportData(db_path, Path(results_json) if results_json is not None else None, commit,
                       number(results.get("started")), boards, tests, runs, series, per_op)
@@ -275,6 +288,17 @@ def _attach_tests(series: list[Series], tests: list[TestResult], runs: list[Run]
         for fig in test.figures:
             if fig.band is not None:
                 target.bands[fig.name] = fig.band
+
+
+def _profiled(store: ResultsStore, runs: list[Run]) -> dict[str, OpProfile]:
+    """Each model's newest run with a PROFILE (``espml bench --profile``)."""
+    profiles: dict[str, OpProfile] = {}
+    for run in reversed(runs):
+        rows = store.profile(run.id) if run.model not in profiles else []
+        if rows:
+            ops = [OpTime(r["index"], r["op"], number(r["estimated_us"]), number(r["device_us"])) for r in rows]
+            profiles[run.model] = OpProfile(ops, run.simulated)
+    return profiles
 
 
 def _run(row: dict) -> Run:

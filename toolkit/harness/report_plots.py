@@ -11,7 +11,7 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from toolkit.harness.report_data import MAIN_FIGURES, Band, OpTime, Run, Series, SeriesKey, number
+from toolkit.harness.report_data import MAIN_FIGURES, Band, OpProfile, Run, Series, SeriesKey, number
 
 SIMULATED_COLOUR = "#d9822b"
 MEASURED_COLOUR = "#2b6cb0"
@@ -66,16 +66,23 @@ def current_trace(series: Series) -> go.Figure | None:
     return _layout(fig, f"Current trace: {series.key.title}, run {series.detail_run.id}", 300)
 
 
-def per_op_bars(model: str, ops: list[OpTime]) -> go.Figure:
-    """Time per operator, as ``inspect`` estimates it: the board cannot profile them one by one."""
+def per_op_bars(model: str, profile: OpProfile) -> go.Figure:
+    """Time per operator as ``inspect`` estimates it and, when a run profiled it, as the board timed it."""
+    ops = profile.ops
     labels = [f"{op.index}: {op.op}" for op in ops]
-    total = sum(op.estimated_us for op in ops) or 1.0
     fig = go.Figure(go.Bar(x=[op.estimated_us for op in ops], y=labels, orientation="h", marker_color="#718096",
-                           text=[f"{op.estimated_us / total:.0%}" for op in ops], textposition="outside",
-                           hovertemplate="%{y}: %{x:,.1f} us<extra></extra>"))
+                           name="estimated by inspect", hovertemplate="%{y}: %{x:,.1f} us estimated<extra></extra>"))
+    if profile.has_board_times:
+        kind = "simulated" if profile.board_simulated else "measured"
+        fig.add_trace(go.Bar(x=[op.board_us for op in ops], y=labels, orientation="h", marker_color="#2b6cb0",
+                             name=f"board ({kind})", hovertemplate=f"%{{y}}: %{{x:,.1f}} us {kind}<extra></extra>"))
+        title = f"Per-op time of {model}: board ({kind}) and inspect's estimate"
+    else:
+        title = f"Per-op time of {model}: estimated by inspect, not measured"
+    fig.update_layout(barmode="group")
     fig.update_yaxes(autorange="reversed", title_text="operator")
-    fig.update_xaxes(title_text="time (us), estimated by inspect")
-    return _layout(fig, f"Per-op time of {model}: estimated by inspect, not measured", 120 + 22 * len(ops))
+    fig.update_xaxes(title_text="time (us)")
+    return _layout(fig, title, 120 + (34 if profile.has_board_times else 22) * len(ops))
 
 
 def trend(series: Series) -> go.Figure | None:

@@ -26,6 +26,7 @@ from toolkit.protocol import (
     ModelData,
     MsgType,
     OutputRequest,
+    ProfileResult,
     SlotAnswer,
     TensorChunk,
     encode_frame,
@@ -188,6 +189,10 @@ class Session:
         """A retried INVOKE runs the model again on the same input: harmless, and the host keeps
         one answer (a late second one carries an old seq and is ignored)."""
         return InvokeResult.unpack(self.request(MsgType.INVOKE, timeout=timeout))
+
+    def profile(self, timeout: float | None = None) -> ProfileResult:
+        """One inference on the current input with every op timed on the device."""
+        return ProfileResult.unpack(self.request(MsgType.PROFILE, timeout=timeout))
 
     def get_output(self, index: int) -> bytes:
         step = self.max_payload - TensorChunk.HEADER_SIZE

@@ -47,6 +47,14 @@ CREATE TABLE IF NOT EXISTS inferences (
     stack_high_water_bytes INTEGER,
     PRIMARY KEY (run_id, idx)
 );
+CREATE TABLE IF NOT EXISTS op_profiles (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    idx INTEGER NOT NULL,
+    op TEXT NOT NULL,
+    device_us INTEGER NOT NULL,
+    estimated_us REAL,
+    PRIMARY KEY (run_id, idx)
+);
 """
 
 
@@ -97,6 +105,20 @@ class ResultsStore:
         self.db.execute(f"INSERT INTO inferences (run_id, {', '.join(columns)}) "
                         f"VALUES (:run_id, {', '.join(':' + c for c in columns)})", {"run_id": run_id, **row})
         self.db.commit()
+
+    def set_profile(self, run_id: int, ops: list[dict]) -> None:
+        """The run's per-op times (``espml bench --profile``), replacing any stored before."""
+        self.db.execute("DELETE FROM op_profiles WHERE run_id = ?", (run_id,))
+        self.db.executemany("INSERT INTO op_profiles (run_id, idx, op, device_us, estimated_us) "
+                            "VALUES (:run_id, :index, :op, :device_us, :estimated_us)",
+                            [{"run_id": run_id, **op} for op in ops])
+        self.db.commit()
+
+    def profile(self, run_id: int) -> list[dict]:
+        cur = self.db.execute("SELECT idx AS 'index', op, device_us, estimated_us FROM op_profiles "
+                              "WHERE run_id = ? ORDER BY idx", (run_id,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def reopen_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET status = 'running', finished = NULL WHERE id = ?", (run_id,))

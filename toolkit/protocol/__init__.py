@@ -25,6 +25,7 @@ from toolkit.protocol.messages import (
     ModelData,
     MsgType,
     OutputRequest,
+    ProfileResult,
     SlotAnswer,
     TensorChunk,
 )
@@ -33,5 +34,5 @@ __all__ = [
     "FLAG_RESPONSE", "FRAME_OVERHEAD", "PROTOCOL_VERSION", "Frame", "FrameDecoder", "Garbage", "crc32",
     "decode_raw", "encode_frame", "wire_size", "NO_SLOT", "ErrorCode", "ErrorPayload", "Info", "InfoFlag",
     "InvokeResult", "LogRecord", "Metrics", "ModelBegin", "ModelData", "MsgType", "OutputRequest",
-    "SlotAnswer", "TensorChunk",
+    "ProfileResult", "SlotAnswer", "TensorChunk",
 ]

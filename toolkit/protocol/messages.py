@@ -18,6 +18,7 @@ class MsgType(IntEnum):
     GET_OUTPUT = 0x12
     METRICS = 0x13
     RESET = 0x14
+    PROFILE = 0x15
     MODEL_BEGIN = 0x20
     MODEL_DATA = 0x21
     MODEL_END = 0x22
@@ -188,6 +189,31 @@ class InvokeResult:
     @classmethod
     def unpack(cls, data: bytes) -> InvokeResult:
         return cls(*_Reader(data, "INVOKE").take(cls._FIXED))
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """One inference with every op timed on the device, in the order TFLite-Micro ran them.
+
+    ``ops`` holds (builtin code, time in us) for the first ops; ``op_count`` says how many ran
+    (more when the answer could not list them all). Code 0xFF is a custom op."""
+
+    latency_us: int
+    op_count: int
+    ops: tuple[tuple[int, int], ...]
+
+    _FIXED = "<IHH"
+
+    def pack(self) -> bytes:
+        head = struct.pack(self._FIXED, self.latency_us, self.op_count, len(self.ops))
+        return head + b"".join(struct.pack("<BI", code, time_us) for code, time_us in self.ops)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> ProfileResult:
+        r = _Reader(data, "PROFILE")
+        latency_us, op_count, listed = r.take(cls._FIXED)
+        ops = tuple(r.take("<BI") for _ in range(listed))
+        return cls(latency_us, op_count, ops)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from toolkit.boards import Board
 from toolkit.errors import ModelError
 from toolkit.model import load_model, model_work
 from toolkit.model.arena import plan_head
-from toolkit.model.reader import TFLiteModel
+from toolkit.model.reader import TFLiteModel, builtin_names
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm import ArenaTooSmall, HostInterpreter
 
+OP_CODE_OTHER = 0xFF  # espml_port.h: a custom op, or one the schema lacks
 TASK_STACK_BYTES = 8192
 TASK_STACK_BASE_USE = 2600  # protocol task frames before TFLM's Invoke() call chain
 INVOKE_STACK_USE = 900  # TFLM's Invoke() and one kernel's frames
@@ -44,6 +45,7 @@ class LoadedModel:
     latency_us: int
     current_mean_ma: float
     current_peak_ma: float
+    op_times: list[tuple[int, int]]  # (builtin code, Invoke() time in us) per op, in order
     inputs: list[ctypes.Array] = field(default_factory=list)
     outputs: list[ctypes.Array] = field(default_factory=list)
 
@@ -92,9 +94,12 @@ class SimulatedChip:
         mean = sum(e.cycles * e.current_ma for e in estimates) / cycles if cycles else self.board.idle_current_ma
         peak = max((e.current_ma for e in estimates), default=self.board.idle_current_ma)
         cycles = round(cycles * self.faults.slow)
+        codes = {name: code for code, name in builtin_names().items()}
+        op_times = [(codes.get(e.kind, OP_CODE_OTHER), round(e.cycles * self.faults.slow / self.board.cpu_mhz))
+                    for e in estimates]
         self.loaded = LoadedModel(
             model, interpreter, interpreter.arena.total - pointer_overhead, cycles, round(cycles / self.board.cpu_mhz),
-            mean, peak, [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
+            mean, peak, op_times, [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
             [ctypes.create_string_buffer(t.nbytes) for t in model.outputs])
 
     def unload(self) -> None:
@@ -134,6 +139,10 @@ class SimulatedChip:
         if self.realtime:  # the answer leaves when the chip would have finished, without blocking the board
             self.answer_delay_s = max(0.0, loaded.latency_us / 1e6 - (time.monotonic() - started))
         return loaded.latency_us, loaded.cycles
+
+    def op_times(self) -> list[tuple[int, int]]:
+        """Per-op times of the last Invoke(), from the cost model (simulated, as every figure here)."""
+        return self.loaded.op_times if self.loaded else []
 
     def take_answer_delay(self) -> float:
         """How long the next bytes the firmware sends wait for Invoke() to have finished."""

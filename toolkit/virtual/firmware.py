@@ -53,6 +53,7 @@ class HostFirmware:
             "model_unload": pt.VoidFn(self._guard(self._unload, None)),
             "tensor": pt.TensorFn(self._guard(self._tensor, None)),
             "invoke": pt.InvokeFn(self._guard(self._invoke, pt.ERR_INVOKE_FAILED)),
+            "profile": pt.ProfileFn(self._guard(self._profile, pt.ERR_INVOKE_FAILED)),
             "arena_used": pt.U32Fn(self._guard(lambda ctx: chip.arena_used(), 0)),
             "memory": pt.MemoryFn(self._guard(self._memory, None)),
             "current_start": pt.VoidFn(lambda ctx: None),  # the current model needs no window
@@ -152,6 +153,16 @@ class HostFirmware:
         if result is None:
             return pt.ERR_INVOKE_FAILED
         latency_us[0], cycles[0] = result
+        return pt.OK
+
+    def _profile(self, ctx, ops, max_ops: int, op_count, latency_us) -> int:
+        result = self._invoke(ctx, latency_us, (ctypes.c_uint64 * 1)())
+        if result != pt.OK:
+            return result
+        times = self.chip.op_times()
+        op_count[0] = len(times)
+        for i, (code, time_us) in enumerate(times[:max_ops]):
+            ops[i] = pt.OpTime(code, time_us)
         return pt.OK
 
     def _memory(self, ctx, memory) -> None:

@@ -20,6 +20,10 @@ class Current(ctypes.Structure):
     _fields_ = [("mean_ma", ctypes.c_float), ("peak_ma", ctypes.c_float), ("bus_v", ctypes.c_float)]
 
 
+class OpTime(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("time_us", ctypes.c_uint32)]
+
+
 VoidFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 WriteFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, c_u8p, ctypes.c_size_t)
 LoadFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_u8p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t)
@@ -27,6 +31,8 @@ TensorFn = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctyp
                             ctypes.POINTER(ctypes.c_uint32))
 InvokeFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32),
                             ctypes.POINTER(ctypes.c_uint64))
+ProfileFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(OpTime), ctypes.c_uint32,
+                             ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32))
 U32Fn = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 MemoryFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Memory))
 CurrentEndFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Current))
@@ -53,6 +59,7 @@ class Port(ctypes.Structure):
         ("model_unload", VoidFn),
         ("tensor", TensorFn),
         ("invoke", InvokeFn),
+        ("profile", ProfileFn),
         ("arena_used", U32Fn),
         ("memory", MemoryFn),
         ("current_start", VoidFn),

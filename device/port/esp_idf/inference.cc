@@ -7,8 +7,10 @@
 #include "esp_rom_sys.h"
 #include "esp_timer.h"
 #include "espml_esp_idf.h"
+#include "espml_ops.h"
 #include "op_resolver.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
 namespace {
@@ -17,9 +19,59 @@ constexpr const char *kTag = "espml.tflm";
 constexpr size_t kInternalArena = 160 * 1024;
 constexpr size_t kPsramArena = 2 * 1024 * 1024;
 
+// Times every op of one Invoke() while armed (TFLite-Micro calls it around each kernel's Invoke;
+// a subgraph op's events nest inside it, hence a handle per event). Idle, it only returns.
+class OpTimer : public tflite::MicroProfilerInterface {
+ public:
+    void Arm(espml_op_time_t *ops, uint32_t max_ops)
+    {
+        ops_ = ops;
+        max_ops_ = max_ops < kMaxTags ? max_ops : kMaxTags;
+        count_ = 0;
+    }
+
+    // Disarms and names the ops by builtin code (after the timed Invoke(), so lookups cost it nothing).
+    uint32_t Finish()
+    {
+        for (uint32_t i = 0; i < count_ && i < max_ops_; i++) {
+            int32_t code = espml_registered_op_code(tags_[i]);
+            ops_[i].code = code < 0 ? ESPML_OP_CODE_OTHER : static_cast<uint8_t>(code);
+        }
+        ops_ = nullptr;
+        return count_;
+    }
+
+    uint32_t BeginEvent(const char *tag) override
+    {
+        if (ops_ == nullptr) {
+            return 0;
+        }
+        uint32_t handle = count_++;
+        if (handle < max_ops_) {
+            tags_[handle] = tag;
+            ops_[handle].time_us = static_cast<uint32_t>(esp_timer_get_time());  // the start, until EndEvent
+        }
+        return handle;
+    }
+
+    void EndEvent(uint32_t handle) override
+    {
+        if (ops_ != nullptr && handle < max_ops_) {
+            ops_[handle].time_us = static_cast<uint32_t>(esp_timer_get_time()) - ops_[handle].time_us;
+        }
+    }
+
+ private:
+    static constexpr uint32_t kMaxTags = ESPML_PROFILE_OPS;
+    espml_op_time_t *ops_ = nullptr;
+    uint32_t max_ops_ = 0, count_ = 0;
+    const char *tags_[kMaxTags];
+};
+
 uint8_t *arena;
 size_t arena_size;
 EspmlOpResolver resolver;
+OpTimer op_timer;
 alignas(tflite::MicroInterpreter) uint8_t interpreter_storage[sizeof(tflite::MicroInterpreter)];
 tflite::MicroInterpreter *interpreter;  // never left pointing at a half-built interpreter
 
@@ -36,7 +88,7 @@ int load(void *ctx, const uint8_t *data, uint32_t, char *why, size_t why_size)
 {
     unload(ctx);
     const tflite::Model *model = tflite::GetModel(data);
-    interpreter = new (interpreter_storage) tflite::MicroInterpreter(model, resolver, arena, arena_size);
+    interpreter = new (interpreter_storage) tflite::MicroInterpreter(model, resolver, arena, arena_size, nullptr, &op_timer);
     if (interpreter->AllocateTensors() != kTfLiteOk) {
         unload(ctx);
         snprintf(why, why_size, "tensor arena of %u bytes is too small for this model", static_cast<unsigned>(arena_size));
@@ -73,6 +125,15 @@ int invoke(void *, uint32_t *latency_us, uint64_t *cycles)
     return status == kTfLiteOk ? ESPML_OK : ESPML_ERR_INVOKE_FAILED;
 }
 
+int profile(void *ctx, espml_op_time_t *ops, uint32_t max_ops, uint32_t *op_count, uint32_t *latency_us)
+{
+    uint64_t cycles;
+    op_timer.Arm(ops, max_ops);
+    int err = invoke(ctx, latency_us, &cycles);
+    *op_count = op_timer.Finish();
+    return err;
+}
+
 uint32_t arena_used(void *) { return interpreter ? static_cast<uint32_t>(interpreter->arena_used_bytes()) : 0; }
 }  // namespace
 
@@ -96,6 +157,7 @@ esp_err_t inference_init(espml_port_t *port)
     port->model_unload = unload;
     port->tensor = tensor;
     port->invoke = invoke;
+    port->profile = profile;
     port->arena_used = arena_used;
     return ESP_OK;
 }

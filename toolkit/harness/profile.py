@@ -1,0 +1,40 @@
+"""Per-op time on the board (a PROFILE request) next to inspect's estimate for the same op."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toolkit.boards import get_board
+from toolkit.errors import DeviceError, ToolkitError
+from toolkit.harness.session import Session
+from toolkit.model.inspect import inspect_model
+from toolkit.model.reader import TFLiteModel, builtin_names
+
+CUSTOM_CODE = 0xFF  # what the firmware sends for a custom op
+
+
+def profile_ops(session: Session, model: TFLiteModel, tensor: np.ndarray, esp_nn: bool = True,
+                timeout: float | None = None) -> dict:
+    """Run one inference on ``tensor`` with every op timed on the board.
+
+    Ops are paired with inspect's estimates by position while their names agree (a model with
+    subgraphs runs their ops inside the calling op; those get no estimate)."""
+    session.set_input(0, tensor.tobytes())
+    try:
+        result = session.profile(timeout)
+    except DeviceError as exc:
+        if exc.name != "UNKNOWN_TYPE":
+            raise
+        raise ToolkitError(f"this board cannot time single ops: {exc}",
+                           "run without --profile, or flash espml firmware 0.1.0 or later") from exc
+    info = session.info_cache
+    estimates = inspect_model(model, get_board(info.board), esp_nn).ops
+    names = builtin_names()
+    ops = []
+    for index, (code, device_us) in enumerate(result.ops):
+        name = "custom" if code == CUSTOM_CODE else names.get(code, f"UNKNOWN({code})")
+        estimate = estimates[index] if index < len(estimates) and estimates[index].kind == name else None
+        ops.append({"index": index, "op": name, "device_us": device_us,
+                    "estimated_us": round(estimate.estimated_us, 1) if estimate else None})
+    return {"simulated": bool(info.simulated), "esp_nn_estimate": esp_nn, "latency_us": result.latency_us,
+            "op_count": result.op_count, "ops": ops}
