@@ -65,3 +65,22 @@ def test_a_port_already_open_elsewhere_is_busy(tmp_path: Path) -> None:
                 Session.open(url)
     finally:
         stop(proc)
+
+
+def test_the_sim_holds_no_terminal_side_of_its_pty(tmp_path: Path) -> None:
+    """Only programs that open the pty hold its terminal side: what the board sent before any of
+    them did (its boot text) is not queued for the first one, and clients come and go."""
+    import serial
+
+    proc, path = start_sim(tmp_path, "--pty")
+    try:
+        fds = Path(f"/proc/{proc.pid}/fd")
+        assert path not in {str(fd.readlink()) for fd in fds.iterdir() if fd.is_symlink()}
+        time.sleep(0.5)  # the board has booted and printed its boot text by now
+        with serial.Serial(path, timeout=0.5) as raw:
+            assert raw.read(256) == b"", "bytes sent before anyone listened were queued"
+        for _ in range(2):
+            with Session.open(path, timeout=2.0) as session:
+                assert session.hello().simulated
+    finally:
+        stop(proc)

@@ -21,10 +21,16 @@ log = logging.getLogger(__name__)
 
 
 def open_pty() -> tuple[int, str]:
-    """A raw pty pair: return the controller fd and the path of the terminal side."""
+    """A raw pty pair: return the controller fd and the path of the terminal side.
+
+    The terminal side is closed here: only the programs that open the path hold it, so what the
+    board sends while none does is lost, as on a USB port with no host, not queued for the next."""
     controller, terminal = os.openpty()
-    tty.setraw(terminal)
-    path = os.ttyname(terminal)
+    try:
+        tty.setraw(terminal)
+        path = os.ttyname(terminal)
+    finally:
+        os.close(terminal)
     os.set_blocking(controller, False)
     return controller, path
 
@@ -42,7 +48,7 @@ def serve_pty(board: VirtualBoard, controller: int, stop: threading.Event) -> No
                 except BlockingIOError:
                     select.select([], [controller], [], 0.05)
                 except OSError:
-                    return
+                    break  # no program has the terminal side open (EIO): nobody hears these bytes
 
     pump = threading.Thread(target=to_host, name="vdev-pty-out", daemon=True)
     pump.start()
@@ -60,6 +66,7 @@ def serve_pty(board: VirtualBoard, controller: int, stop: threading.Event) -> No
             continue
         board.to_device.write(data)
     pump.join(timeout=1)
+    os.close(controller)
 
 
 def loopback_address(text: str) -> tuple[str, int]:
