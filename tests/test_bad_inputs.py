@@ -4,6 +4,8 @@ traceback. The table below is the one in the README's error section."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -123,9 +125,41 @@ def test_a_model_that_will_not_fit_gets_exit_8_and_the_reason(case, name, words,
     assert "Traceback" not in captured.err
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 48 KB tmpfs: a disk that really fills up (mounting needs root, as CI has; skipped elsewhere)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_bench_on_a_disk_that_fills_up_stops_in_one_line_and_resumes_after(small_disk: Path, capsys) -> None:
+    """bench: a full disk for the store. Every inference stored before the disk filled stays, in
+    order and once, and the run goes on with --resume once there is room."""
+    db = small_disk / "r.sqlite"
+    code = main(bench(str(REFERENCE_MODEL), FAST, INPUTS, "--db", str(db), "--n", "3000"))
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("WARNING", "W espml"))]
+    assert code == 1 and len(lines) == 1 and "disk is full" in lines[0] and "free space" in lines[0], err
+    assert "Traceback" not in err
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as store:
+        (run_id, status), = store.execute("SELECT id, status FROM runs").fetchall()
+        indices = [i for (i,) in store.execute("SELECT idx FROM inferences ORDER BY idx")]
+    assert status in ("running", "interrupted") and 0 < len(indices) < 3000
+    assert indices == list(range(len(indices)))
+    subprocess.run(["mount", "-o", "remount,size=2m", str(small_disk)], check=True)
+    resume = bench(str(REFERENCE_MODEL), FAST, INPUTS, "--db", str(db), "--n", "3000", "--resume", str(run_id))
+    assert main(resume) == 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as store:
+        assert [i for (i,) in store.execute("SELECT idx FROM inferences ORDER BY idx")] == list(range(3000))
+
+
 def test_the_readme_lists_every_case() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    missing = [case for case, *_ in MATRIX + UNFIT if case not in readme]
+    missing = [case for case, *_ in MATRIX + UNFIT + [("bench: a full disk for the store",)] if case not in readme]
     assert not missing, missing
 
 

@@ -14,7 +14,7 @@ from toolkit.errors import DeviceTimeout, ToolkitError
 from toolkit.harness.inputs import to_tensor
 from toolkit.harness.profile import profile_ops
 from toolkit.harness.session import DeviceReset, Session
-from toolkit.harness.store import ResultsStore
+from toolkit.harness.store import ResultsStore, StoreWriteError
 from toolkit.model import model_work
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tflm import HostInterpreter
@@ -30,8 +30,9 @@ class BenchInterrupted(ToolkitError):
     """A run stopped part-way; what was measured is in the store."""
 
     def __init__(self, cause: ToolkitError, done: int, total: int, store: ResultsStore, run_id: int) -> None:
+        kept = f"the {done} results so far are kept in {store.path} (run {run_id})"
         super().__init__(f"{cause.message} after {done} of {total} inferences",
-                         f"the {done} results so far are kept in {store.path} (run {run_id})")
+                         f"{cause.hint}; {kept}" if cause.hint else kept)
         self.exit_code = cause.exit_code
 
 
@@ -129,7 +130,11 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
             if progress:
                 progress("bench", i, plan.n)
     except ToolkitError as exc:
-        store.finish_run(run_id, "interrupted", summarize(rows, info, model, uploaded, run_id, store) if rows else None)
+        try:
+            store.finish_run(run_id, "interrupted",
+                             summarize(rows, info, model, uploaded, run_id, store) if rows else None)
+        except StoreWriteError as unwritable:  # the run stays 'running': --resume still finds it
+            log.warning("%s", unwritable.message)
         raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
     summary = summarize(rows, info, model, uploaded, run_id, store)
     summary["recoveries"] = recoveries

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,6 +65,10 @@ INFERENCE_COLUMNS = ("idx", "sample", "latency_us", "cycles", "arena_used_bytes"
                      "label", "host_predicted", "bus_voltage_v", "stack_high_water_bytes")
 
 
+class StoreWriteError(ToolkitError):
+    """A write to the results store failed (a full disk, say); what it committed before stays."""
+
+
 class ResultsStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -86,33 +92,46 @@ class ResultsStore:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self.db.commit()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One committed write; on failure nothing half-written stays and earlier commits are kept."""
+        try:
+            yield
+            self.db.commit()
+        except sqlite3.OperationalError as exc:  # full disk, I/O error, read-only or locked file
+            with contextlib.suppress(sqlite3.Error):
+                self.db.rollback()
+            raise StoreWriteError(f"cannot write the results store {self.path}: {exc}",
+                                  "free space on its disk or give another --db; what it already holds is kept, "
+                                  "and espml bench --resume RUN_ID goes on from there") from exc
+
     def start_run(self, port: str, board: str, firmware: str, model_sha256: str, simulated: bool,
                   model_name: str | None = None, label: str | None = None, planned_n: int | None = None) -> int:
         """``label`` names what the run is for (a HIL test's id, say); the git commit of the
         working directory is recorded when there is one."""
-        cur = self.db.execute(
-            "INSERT INTO runs (started, status, port, board, firmware, model_sha256, simulated, git_commit, "
-            "model_name, label, planned_n) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), port, board, firmware, model_sha256, int(simulated), git_commit(), model_name, label,
-             planned_n))
-        self.db.commit()
-        return int(cur.lastrowid)
+        with self._writing():
+            cur = self.db.execute(
+                "INSERT INTO runs (started, status, port, board, firmware, model_sha256, simulated, git_commit, "
+                "model_name, label, planned_n) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), port, board, firmware, model_sha256, int(simulated), git_commit(), model_name, label,
+                 planned_n))
+            return int(cur.lastrowid)
 
     def add_inference(self, run_id: int, row: dict) -> None:
         """One inference, committed at once. Its (run, index) key is unique: an inference retried
         after a fault can never be stored twice."""
-        columns = [c for c in INFERENCE_COLUMNS if c in row]
-        self.db.execute(f"INSERT INTO inferences (run_id, {', '.join(columns)}) "
-                        f"VALUES (:run_id, {', '.join(':' + c for c in columns)})", {"run_id": run_id, **row})
-        self.db.commit()
+        with self._writing():
+            columns = [c for c in INFERENCE_COLUMNS if c in row]
+            self.db.execute(f"INSERT INTO inferences (run_id, {', '.join(columns)}) "
+                            f"VALUES (:run_id, {', '.join(':' + c for c in columns)})", {"run_id": run_id, **row})
 
     def set_profile(self, run_id: int, ops: list[dict]) -> None:
         """The run's per-op times (``espml bench --profile``), replacing any stored before."""
-        self.db.execute("DELETE FROM op_profiles WHERE run_id = ?", (run_id,))
-        self.db.executemany("INSERT INTO op_profiles (run_id, idx, op, device_us, estimated_us) "
-                            "VALUES (:run_id, :index, :op, :device_us, :estimated_us)",
-                            [{"run_id": run_id, **op} for op in ops])
-        self.db.commit()
+        with self._writing():
+            self.db.execute("DELETE FROM op_profiles WHERE run_id = ?", (run_id,))
+            self.db.executemany("INSERT INTO op_profiles (run_id, idx, op, device_us, estimated_us) "
+                                "VALUES (:run_id, :index, :op, :device_us, :estimated_us)",
+                                [{"run_id": run_id, **op} for op in ops])
 
     def profile(self, run_id: int) -> list[dict]:
         cur = self.db.execute("SELECT idx AS 'index', op, device_us, estimated_us FROM op_profiles "
@@ -121,13 +140,13 @@ class ResultsStore:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def reopen_run(self, run_id: int) -> None:
-        self.db.execute("UPDATE runs SET status = 'running', finished = NULL WHERE id = ?", (run_id,))
-        self.db.commit()
+        with self._writing():
+            self.db.execute("UPDATE runs SET status = 'running', finished = NULL WHERE id = ?", (run_id,))
 
     def finish_run(self, run_id: int, status: str, summary: dict | None = None) -> None:
-        self.db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
-                        (time.time(), status, json.dumps(summary) if summary else None, run_id))
-        self.db.commit()
+        with self._writing():
+            self.db.execute("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
+                            (time.time(), status, json.dumps(summary) if summary else None, run_id))
 
     def inferences(self, run_id: int) -> list[dict]:
         cur = self.db.execute("SELECT * FROM inferences WHERE run_id = ? ORDER BY idx", (run_id,))
