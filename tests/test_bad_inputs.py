@@ -157,9 +157,32 @@ def test_bench_on_a_disk_that_fills_up_stops_in_one_line_and_resumes_after(small
         assert [i for (i,) in store.execute("SELECT idx FROM inferences ORDER BY idx")] == list(range(3000))
 
 
+def test_a_port_the_user_may_not_open_says_which_group_to_join(tmp_path: Path) -> None:
+    """info: a port without permission. A terminal with mode 000, opened by a process that may not
+    override file permissions (as root, as CI runs, the test drops that capability with setpriv)."""
+    import os
+    import sys
+
+    controller, terminal = os.openpty()
+    try:
+        path = os.ttyname(terminal)
+        os.chmod(path, 0)
+        unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+        run = subprocess.run([*(unprivileged if os.geteuid() == 0 else []), sys.executable, "-m", "toolkit.cli",
+                              "info", "--port", path, "--timeout", "0.3"],
+                             capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 3 and len(lines) == 1, run.stderr
+    assert "permission denied" in lines[0] and "group" in lines[0] and "Traceback" not in run.stderr
+
+
 def test_the_readme_lists_every_case() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    missing = [case for case, *_ in MATRIX + UNFIT + [("bench: a full disk for the store",)] if case not in readme]
+    others = ["bench: a full disk for the store", "info: a port without permission"]
+    missing = [case for case, *_ in MATRIX + UNFIT if case not in readme] + [c for c in others if c not in readme]
     assert not missing, missing
 
 
