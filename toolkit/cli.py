@@ -148,15 +148,30 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from toolkit.model import load_model
     from toolkit.model.inspect import inspect_model
 
-    report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size)
+    report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size,
+                           plan=args.plan)
     _write_json(args.json, report.to_json())
     if args.json != "-":
         for table in inspect_tables(report):
             console.print(table)
+        for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
+            console.print(line)
         verdict = "[green]fits and runs[/]" if report.fits else "[red]does not fit or will not run[/]"
         console.print(f"{verdict} on {report.board}; estimated {report.estimated_latency_ms:,.2f} ms per inference "
                       f"at {get_board(args.board).cpu_mhz} MHz ({'ESP-NN' if report.esp_nn else 'plain C kernels'})")
     return 0 if report.fits else 8
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from toolkit.model.offline_plan import plan_file
+
+    planned = plan_file(args.model, args.out, reorder=not args.no_reorder, replan=args.replan)
+    _write_json(args.json, {"model": args.model, "out": args.out, **planned.to_json()})
+    if args.json != "-":
+        for line in planned.summary_lines():
+            console.print(line)
+        console.print(f"wrote {args.out}")
+    return 0
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
@@ -326,8 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-esp-nn", action="store_true", help="estimate with plain C kernels instead of ESP-NN")
     p.add_argument("--pointer-size", type=int, choices=(4, 8), default=4,
                    help="4 for the ESP32-S3 (default), 8 to compare with TFLM on a 64-bit host")
+    p.add_argument("--plan", action="store_true",
+                   help="also show the arena an offline plan (espml plan) would need, and the lower bound")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("plan", help="write a model with an offline arena plan that needs less RAM than TFLM's own")
+    p.add_argument("model", help="the .tflite model")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.tflite", help="the planned model to write")
+    p.add_argument("--no-reorder", action="store_true", help="keep the operators in their order")
+    p.add_argument("--replan", action="store_true", help="plan a model that already carries an offline plan again")
+    p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("optimize", help="fold, prune, factorise and quantise a torch model, stage by stage")
     p.add_argument("--model", required=True, metavar="MODULE:FACTORY|FILE",

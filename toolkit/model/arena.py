@@ -11,7 +11,10 @@ its AllocationInfoBuilder (micro_allocation_info.cc):
   their operator's scope to its end, after all tensors in request order.
 Sizes are rounded up to 16 bytes. Buffers are placed largest first (equal sizes in reverse
 order of request, as TFLM's sort leaves them), each at the lowest offset whose gap, among
-buffers alive at the same time, fits it.
+buffers alive at the same time, fits it. A model carrying an offline plan (the
+``OfflineMemoryAllocation`` metadata, ``toolkit/model/plan_metadata.py``) has its planned
+tensors at the given offsets, placed first in request order; the planner fits the rest around
+them, as TFLM's GreedyMemoryPlanner does.
 
 Tail (persistent): TFLM's own structures, kernel data and variable tensors (see
 ``toolkit/model/tail.py``).
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 from toolkit.errors import ModelError
 from toolkit.model.graph import GraphOp, Subgraph, read_subgraphs
+from toolkit.model.plan_metadata import ONLINE, read_offline_offsets
 from toolkit.model.reader import TFLiteModel
 
 ARENA_ALIGNMENT = 16
@@ -59,6 +63,8 @@ class HeadPlan:
     peak_op: int  # the subgraph-0 operator running then (-1: before the first)
     live_at_peak: tuple[int, ...]  # subgraph-0 tensor indices live then
     scratch_at_peak: int  # bytes of scratch buffers live then
+    lower_bound: int  # bytes live at the peak scope: no placement needs less
+    offline: bool  # the model's own offline plan placed (some of) the buffers
 
 
 def _int_elements(shape: tuple[int, ...]) -> int:
@@ -147,16 +153,22 @@ class _Lifetimes:
             self._use((index, tensor))
 
 
-def greedy_plan(requests: list[tuple]) -> dict:
-    """Place (key, size, first, last) requests as TFLM's GreedyMemoryPlanner does; return offsets."""
-    # TFLM fills its sort array from the tail, so equal sizes keep reverse request order (stable sort).
-    order = sorted(reversed(range(len(requests))), key=lambda i: -requests[i][1])
+def greedy_plan(requests: list[tuple], fixed: dict | None = None) -> dict:
+    """Place (key, size, first, last) requests as TFLM's GreedyMemoryPlanner does; return offsets.
+
+    ``fixed`` maps keys to offline-planned offsets: those go first, in request order, where given."""
+    fixed = fixed or {}
+    # TFLM fills its sort array with offline buffers from the head, the others from the tail, so
+    # equal sizes keep reverse request order (stable sort).
+    online = sorted((i for i in reversed(range(len(requests))) if requests[i][0] not in fixed),
+                    key=lambda i: -requests[i][1])
+    order = [i for i in range(len(requests)) if requests[i][0] in fixed] + online
     placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last), kept sorted by offset
     offsets: dict = {}
     for i in order:
         key, size, first, last = requests[i]
-        candidate = 0
-        for offset, other_size, other_first, other_last in placed:
+        candidate = fixed.get(key, 0)
+        for offset, other_size, other_first, other_last in placed if key not in fixed else ():
             if other_first > last or first > other_last:
                 continue  # not alive at the same time
             if offset - candidate >= size:
@@ -171,14 +183,28 @@ def greedy_plan(requests: list[tuple]) -> dict:
     return offsets
 
 
-def plan_head(model: TFLiteModel) -> HeadPlan:
-    graphs = read_subgraphs(model.data)
+def tensor_base(graphs: tuple[Subgraph, ...]) -> list[int]:
+    """Each subgraph's first index in TFLM's all-subgraph tensor numbering (offline plans use it)."""
+    bases, count = [], 0
+    for graph in graphs:
+        bases.append(count)
+        count += len(graph.tensors)
+    return bases
+
+
+def head_buffers(data: bytes, offline: tuple[int, ...] | None = None) -> tuple[tuple[PlannedBuffer, ...], dict]:
+    """The head's buffers in TFLM's request order, unplaced, and each operator's scope range.
+
+    With ``offline`` offsets, a variable tensor given one is planned in the head, as TFLM does."""
+    graphs = read_subgraphs(data)
     lifetimes = _Lifetimes(graphs)
     lifetimes.mark(0)
+    bases = tensor_base(graphs)
     buffers = []
     for graph in graphs:
         for tensor in graph.tensors:
-            if not (tensor.constant or tensor.variable or tensor.nbytes == 0):
+            planned_variable = offline is not None and offline[bases[graph.index] + tensor.index] != ONLINE
+            if not (tensor.constant or (tensor.variable and not planned_variable) or tensor.nbytes == 0):
                 key = (graph.index, tensor.index)
                 buffers.append(PlannedBuffer(tensor.index, align_up(tensor.nbytes), lifetimes.first.get(key, -1),
                                              lifetimes.last.get(key, -1), 0, graph.index))
@@ -187,15 +213,44 @@ def plan_head(model: TFLiteModel) -> HeadPlan:
             first, last = lifetimes.scratch.get((graph.index, op.index), (-1, -1))
             buffers += [PlannedBuffer(-1, align_up(size), first, last, 0, graph.index, op.index)
                         for size in scratch_requests(graph, op)]
-    offsets = greedy_plan([(i, b.size, b.first, b.last) for i, b in enumerate(buffers)])
+    return tuple(buffers), lifetimes.scratch
+
+
+def _check_offline_overlaps(placed: tuple[PlannedBuffer, ...], fixed: dict) -> None:
+    pinned = [placed[i] for i in fixed]
+    for n, a in enumerate(pinned):
+        for b in pinned[n + 1:]:
+            in_time = a.first <= b.last and b.first <= a.last
+            if in_time and a.offset < b.offset + b.size and b.offset < a.offset + a.size:
+                raise ModelError(f"the model's offline memory plan overlaps {a.label} and {b.label}, which are alive "
+                                 "at the same time: TFLite-Micro would run it and compute wrong outputs",
+                                 "re-plan the original model with 'espml plan'")
+
+
+def place_head(data: bytes, offline: tuple[int, ...] | None) -> HeadPlan:
+    """The head TFLM plans for the model with these offline offsets (one per tensor, all subgraphs;
+    None: TFLM's greedy planner places everything)."""
+    buffers, scratch = head_buffers(data, offline)
+    fixed = {}
+    if offline is not None:
+        bases = tensor_base(read_subgraphs(data))
+        fixed = {i: offline[bases[b.subgraph] + b.tensor] for i, b in enumerate(buffers)
+                 if b.tensor >= 0 and offline[bases[b.subgraph] + b.tensor] != ONLINE}
+    offsets = greedy_plan([(i, b.size, b.first, b.last) for i, b in enumerate(buffers)], fixed)
     placed = tuple(dataclasses.replace(b, offset=offsets[i]) for i, b in enumerate(buffers))
+    _check_offline_overlaps(placed, fixed)
     size = max((b.offset + b.size for b in placed), default=0)
     scopes = sorted({b.first for b in placed} | {b.last for b in placed}) or [0]
     live = {s: sum(b.size for b in placed if b.first <= s <= b.last) for s in scopes}
     peak = max(scopes, key=lambda s: live[s])
     at_peak = [b for b in placed if b.first <= peak <= b.last]
-    peak_op = next((op for (graph, op), (first, last) in lifetimes.scratch.items()
+    peak_op = next((op for (graph, op), (first, last) in scratch.items()
                     if graph == 0 and first <= peak <= last), -1)
     return HeadPlan(placed, size, peak, peak_op,
                     tuple(b.tensor for b in at_peak if b.subgraph == 0 and b.tensor >= 0),
-                    sum(b.size for b in at_peak if b.tensor < 0))
+                    sum(b.size for b in at_peak if b.tensor < 0), live[peak], bool(fixed))
+
+
+def plan_head(model: TFLiteModel) -> HeadPlan:
+    """The head as TFLM plans it for this model, honouring an offline plan the model carries."""
+    return place_head(model.data, read_offline_offsets(model.data))

@@ -8,6 +8,7 @@ from toolkit.boards import Board
 from toolkit.boards.firmware import firmware_ops
 from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
+from toolkit.model.offline_plan import ArenaPlan, plan_model
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm_structs import STRUCTS
@@ -104,6 +105,8 @@ class InspectReport:
     resolver: ResolverFlash
     tensors: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    offline_plan: bool = False  # the model carries an offline memory plan, which the head honours
+    arena_plan: ArenaPlan | None = None  # what 'espml plan' would make of it (inspect --plan)
 
     @property
     def arena_bytes(self) -> int:
@@ -148,6 +151,8 @@ class InspectReport:
             "tensors": self.tensors,
             "resolver_flash_bytes": self.resolver.total_bytes,
             "resolver_flash": self.resolver.to_json(),
+            "arena_offline_plan": self.offline_plan,
+            **({"arena_plan": self.arena_plan.to_json()} if self.arena_plan is not None else {}),
         }
 
 
@@ -189,7 +194,9 @@ def _computes_in_float(model: TFLiteModel, op) -> bool:
     return any(t.dtype == "float32" and not t.is_constant for t in tensors)
 
 
-def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer_size: int = 4) -> InspectReport:
+def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer_size: int = 4,
+                  plan: bool = False) -> InspectReport:
+    """``plan``: also work out the offline arena plan 'espml plan' would write (``arena_plan``)."""
     registered = firmware_ops()
     head = plan_head(model)
     tail = plan_tail(model, pointer_size)
@@ -215,4 +222,5 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         live_at_peak=names, peak_scratch_bytes=head.scratch_at_peak, flash_bytes=flash, budgets=budgets,
         tensors=[_tensor_facts(t) for t in model.tensors],
         problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
+        offline_plan=head.offline, arena_plan=plan_model(model.data, replan=True) if plan else None,
     )

@@ -1,0 +1,152 @@
+"""Buffers with fixed lifetimes placed in the least memory (dynamic storage allocation), exactly
+when the search finishes.
+
+Each buffer has a size and a lifetime [first, last] (inclusive scopes); two buffers alive at a
+common scope must not share bytes. The lower bound is the most bytes alive at one scope.
+
+The search rests on one fact: placing buffers one by one, each at the lowest offset free of the
+buffers already placed that it meets in time ("first fit"), some order of the buffers gives an
+optimal placement; indeed one in which the offsets never decrease along the order (take an
+optimal placement, run first fit in order of its offsets: no buffer lands higher, so the result
+is optimal too; repeat until nothing moves, which it must as the offsets only fall). So a
+depth-first search over such canonical orders (non-decreasing offsets, equal offsets by
+increasing index) is complete. It is pruned by a bound: once the last buffer sits at offset L,
+every later one sits at L or above, so at each scope the memory needs L, plus what placed
+buffers occupy above L, plus every unplaced buffer alive then; and a buffer whose lowest free
+slot lies wholly below L can never be placed, so that branch is dead. Heuristic orders (largest
+first, longest-lived first, ...) give the first upper bound; the search stops at the lower bound
+or after ``node_limit`` nodes (then ``proven_optimal`` is False and the best placement found is
+returned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_NODE_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class Packing:
+    offsets: tuple[int, ...]
+    size: int
+    lower_bound: int
+    proven_optimal: bool
+    nodes: int  # search nodes visited
+
+
+class _Problem:
+    def __init__(self, sizes: list[int], firsts: list[int], lasts: list[int]) -> None:
+        self.n = len(sizes)
+        self.sizes = sizes
+        self.firsts, self.lasts = np.array(firsts), np.array(lasts)
+        # two buffers meet when their lifetimes share a scope
+        self.meets = (self.firsts[:, None] <= self.lasts[None, :]) & (self.firsts[None, :] <= self.lasts[:, None])
+        np.fill_diagonal(self.meets, False)
+        self.neighbours = [np.flatnonzero(row).tolist() for row in self.meets]
+        points = np.unique(self.firsts)  # the most bytes alive at once are alive at some buffer's start
+        alive = (self.firsts[:, None] <= points[None, :]) & (points[None, :] <= self.lasts[:, None])
+        self.alive = alive.astype(np.int64)
+        self.size_vector = np.array(sizes, dtype=np.int64)
+
+    def lower_bound(self) -> int:
+        return int((self.size_vector @ self.alive).max(initial=0))
+
+    def lowest_fit(self, buffer: int, offsets: list[int]) -> int:
+        """The lowest offset where ``buffer`` meets no placed buffer (offsets -1: not placed)."""
+        taken = sorted((offsets[j], offsets[j] + self.sizes[j]) for j in self.neighbours[buffer] if offsets[j] >= 0)
+        candidate, size = 0, self.sizes[buffer]
+        for start, end in taken:
+            if start - candidate >= size:
+                break
+            candidate = max(candidate, end)
+        return candidate
+
+    def first_fit(self, order: list[int]) -> list[int]:
+        offsets = [-1] * self.n
+        for buffer in order:
+            offsets[buffer] = self.lowest_fit(buffer, offsets)
+        return offsets
+
+    def height(self, offsets: list[int]) -> int:
+        return max((o + s for o, s in zip(offsets, self.sizes)), default=0)
+
+
+class _Search:
+    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int) -> None:
+        self.p = problem
+        self.best = best
+        self.best_size = problem.height(best)
+        self.lower_bound = lower_bound
+        self.node_limit = node_limit
+        self.nodes = 0
+        self.complete = True
+
+    def bound(self, offsets: list[int], level: int, remaining: np.ndarray) -> int:
+        p = self.p
+        placed = np.array(offsets) >= 0
+        tops = np.where(placed, np.array(offsets) + p.size_vector, 0)
+        above = np.maximum(tops - level, 0) * placed
+        need = (above + p.size_vector * remaining) @ p.alive
+        return level + int(need.max(initial=0))
+
+    def run(self, offsets: list[int], fits: list[int], level: int, last: int, remaining: np.ndarray,
+            height: int) -> None:
+        if self.best_size <= self.lower_bound:
+            return
+        if not remaining.any():
+            if height < self.best_size:
+                self.best, self.best_size = list(offsets), height
+            return
+        self.nodes += 1
+        if self.nodes > self.node_limit:
+            self.complete = False
+            return
+        p = self.p
+        candidates = []
+        for buffer in np.flatnonzero(remaining).tolist():
+            fit = fits[buffer]
+            if fit + p.sizes[buffer] <= level:
+                return  # its free slot stays below every later buffer: no canonical order places it
+            if fit > level or (fit == level and buffer > last):
+                candidates.append((fit, -p.sizes[buffer], buffer))
+        for fit, _, buffer in sorted(candidates):
+            top = max(height, fit + p.sizes[buffer])
+            if top >= self.best_size:
+                continue
+            offsets[buffer] = fit
+            remaining[buffer] = False
+            if self.bound(offsets, fit, remaining) < self.best_size:
+                child_fits = list(fits)
+                end = fit + p.sizes[buffer]
+                for other in p.neighbours[buffer]:
+                    if remaining[other] and child_fits[other] < end and fit < child_fits[other] + p.sizes[other]:
+                        child_fits[other] = p.lowest_fit(other, offsets)
+                self.run(offsets, child_fits, fit, buffer, remaining, top)
+            offsets[buffer] = -1
+            remaining[buffer] = True
+            if self.best_size <= self.lower_bound or not self.complete:
+                return
+
+
+def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[int] | None = None,
+         node_limit: int = DEFAULT_NODE_LIMIT) -> Packing:
+    """Offsets for the buffers (positive sizes) in the least memory the search finds; ``initial``
+    is a valid placement to start from (e.g. TFLM's own)."""
+    if not sizes:
+        return Packing((), 0, 0, True, 0)
+    p = _Problem(sizes, firsts, lasts)
+    lower_bound = p.lower_bound()
+    index = range(p.n)
+    orders = [sorted(index, key=lambda i: -sizes[i]),
+              sorted(index, key=lambda i: (-(lasts[i] - firsts[i]), -sizes[i])),
+              sorted(index, key=lambda i: (-sizes[i] * (lasts[i] - firsts[i] + 1), i)),
+              sorted(index, key=lambda i: (firsts[i], -sizes[i]))]
+    starts = [p.first_fit(order) for order in orders] + ([list(initial)] if initial is not None else [])
+    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit)
+    fits = [0] * p.n
+    search.run([-1] * p.n, fits, 0, -1, np.ones(p.n, dtype=bool), 0)
+    optimal = search.best_size <= lower_bound or search.complete
+    return Packing(tuple(search.best), search.best_size, lower_bound, optimal, search.nodes)
