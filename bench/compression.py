@@ -1,13 +1,16 @@
-"""The optimisation sequence on the reference CNN, against its own unoptimised float32 TFLite.
+"""The optimisation sequence on each network family, against its own unoptimised float32 TFLite.
 
-Trains the fixed reference CNN (fixtures: three Conv/BN/ReLU blocks and a two-layer head, about
-190k parameters) on the bundled digits with its fixed seed, then runs the default sequence
-(fold, separable, prune, lowrank, quantize) with a 0.5-point accuracy budget on the held-out
-digits. Baseline: the unoptimised model converted to float32 TFLite by the same path.
-Goal (issue 4): the int8 model at least 15x smaller, at most 0.5 points less accurate. Then the
-same sequence on a second architecture (residual additions, depthwise convolutions).
+Families: the fixed reference CNN (plain: Conv/BN/ReLU blocks and a two-layer head) and the
+residual CNN on the bundled 8x8 digits, and the paper's families (toolkit.families: MobileNetV1
+and V2 style, SqueezeNet style) on the digits upscaled to 16x16. Each is trained from scratch with
+a fixed seed, then runs the default sequence (fold, separable, prune, lowrank, quantize) with a
+0.5-point accuracy budget on the held-out digits. Baseline: the unoptimised model converted to
+float32 TFLite by the same path. Per family: parameters and MACs before and after, the int8
+model's bytes and its ratio to the float32 TFLite, accuracy before (float) and after (int8),
+the latency `espml inspect` estimates for an ESP32-S3, and the wall time.
+Goals (issue 13): every family within the budget, MACs at least halved, the plain CNN >= 25x.
 
-    python bench/compression.py [--json FILE] [--skip-second]
+    python bench/compression.py [--json FILE] [--families plain_cnn,mobilenet_v2,...] [--budget 0.5]
 """
 
 from __future__ import annotations
@@ -22,47 +25,85 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from toolkit.boards import get_board  # noqa: E402
+from toolkit.families import FAMILIES  # noqa: E402
+from toolkit.model import load_model  # noqa: E402
+from toolkit.model.inspect import inspect_model  # noqa: E402
 from toolkit.optimize.pipeline import DEFAULT_ORDER, Data, Sequence  # noqa: E402
-from toolkit.optimize.report import markdown, summary  # noqa: E402
-from toolkit.reference import build_reference_cnn, build_residual_cnn, trained_reference  # noqa: E402
+from toolkit.optimize.report import markdown  # noqa: E402
+from toolkit.reference import build_reference_cnn, build_residual_cnn, digits_preprocess, trained_reference  # noqa: E402
+
+FAMILY_EPOCHS = 20  # the families train in about 20 s each on one thread
+# name -> (factory, digits upscale, training epochs)
+NETWORKS = {
+    "plain_cnn": (build_reference_cnn, 1, None),
+    "residual_cnn": (build_residual_cnn, 1, None),
+    **{name: (factory, 2, FAMILY_EPOCHS) for name, factory in FAMILIES.items()},
+}
+PLAIN_CNN_RATIO_GOAL = 25.0
 
 
-def run(factory, budget: float) -> dict:
+def run(name: str, budget: float) -> dict:
+    factory, upscale, epochs = NETWORKS[name]
     start = time.perf_counter()
-    model, split = trained_reference(factory)
-    data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:200])
+    model, split = trained_reference(factory, upscale, **({"epochs": epochs} if epochs else {}))
+    data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:200], digits_preprocess(upscale))
     with tempfile.TemporaryDirectory() as work:
         result = Sequence(model, data, budget).run(list(DEFAULT_ORDER), Path(work), baseline_float_tflite=True)
-    facts = summary(result)
-    facts["seconds"] = time.perf_counter() - start
-    facts["markdown"] = markdown(result)
-    return facts
+    wall = time.perf_counter() - start
+    first, structural, final = result.rows[0], result.rows[-2], result.rows[-1]
+    report = inspect_model(load_model(result.tflite), get_board("esp32s3"))
+    return {
+        "params_before": first["parameters"], "params_after": structural["parameters"],
+        "macs_before": first["macs"], "macs_after": structural["macs"],
+        "int8_bytes": len(result.tflite), "float_tflite_bytes": result.baseline_float_tflite_bytes,
+        "ratio_vs_float_tflite": result.baseline_float_tflite_bytes / len(result.tflite),
+        "accuracy_before": first["accuracy"], "accuracy_after": final["accuracy"],
+        "accuracy_drop_points": result.accuracy_drop_points,
+        "estimated_latency_ms": report.estimated_latency_ms, "fits": report.fits, "wall_s": wall,
+        "stages": [{k: row[k] for k in ("stage", "status", "strength", "parameters", "macs", "accuracy", "notes")}
+                   for row in result.rows],
+        "markdown": markdown(result),
+    }
+
+
+def goals(name: str, facts: dict, budget: float) -> list[str]:
+    """The issue's goals this family misses (empty when it meets them all)."""
+    missed = []
+    if facts["accuracy_drop_points"] > budget:
+        missed.append(f"accuracy drop {facts['accuracy_drop_points']:.2f} > {budget} points")
+    if facts["macs_after"] * 2 > facts["macs_before"]:
+        missed.append("MACs not halved")
+    if name == "plain_cnn" and facts["ratio_vs_float_tflite"] < PLAIN_CNN_RATIO_GOAL:
+        missed.append(f"ratio {facts['ratio_vs_float_tflite']:.1f}x < {PLAIN_CNN_RATIO_GOAL}x")
+    return missed
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--budget", type=float, default=0.5)
-    parser.add_argument("--skip-second", action="store_true", help="only the reference CNN")
+    parser.add_argument("--families", default=",".join(NETWORKS), help=f"comma-separated: {', '.join(NETWORKS)}")
     args = parser.parse_args()
-    reference = run(build_reference_cnn, args.budget)
-    print("reference CNN (digits):")
-    print(reference["markdown"])
-    print(f"compression {reference['compression_ratio']:.1f}x against the float32 TFLite (goal >= 15), accuracy "
-          f"drop {reference['accuracy_drop_points']:+.2f} points (goal <= {args.budget}); {reference['seconds']:.0f} s")
-    results = {"compression_ratio": reference["compression_ratio"],
-               "accuracy_drop_points": reference["accuracy_drop_points"], "rows": reference["rows"],
-               "baseline_float_tflite_bytes": reference["baseline_float_tflite_bytes"],
-               "final_tflite_bytes": reference["final_tflite_bytes"]}
-    if not args.skip_second:
-        second = run(build_residual_cnn, args.budget)
-        print("\nsecond architecture: residual additions around depthwise-separable blocks:")
-        print(second["markdown"])
-        print(f"compression {second['compression_ratio']:.1f}x, accuracy drop {second['accuracy_drop_points']:+.2f} "
-              f"points (budget {args.budget}); {second['seconds']:.0f} s")
-        results["second_architecture"] = {k: second[k] for k in ("compression_ratio", "accuracy_drop_points", "rows")}
+    names = [n.strip() for n in args.families.split(",") if n.strip()]
+    unknown = [n for n in names if n not in NETWORKS]
+    if unknown:
+        parser.error(f"unknown families {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
+    results = {}
+    for name in names:
+        facts = run(name, args.budget)
+        facts["goals_missed"] = goals(name, facts, args.budget)
+        print(f"\n## {name}\n\n{facts.pop('markdown')}")
+        print(f"params {facts['params_before']:,} -> {facts['params_after']:,}, MACs {facts['macs_before']:,} -> "
+              f"{facts['macs_after']:,} ({facts['macs_before'] / facts['macs_after']:.1f}x fewer), int8 "
+              f"{facts['int8_bytes']:,} B = {facts['ratio_vs_float_tflite']:.1f}x smaller than float32 TFLite, "
+              f"accuracy {facts['accuracy_before']:.2%} -> {facts['accuracy_after']:.2%}, estimated "
+              f"{facts['estimated_latency_ms']:.2f} ms on an ESP32-S3, {facts['wall_s']:.0f} s; "
+              + ("all goals met" if not facts["goals_missed"] else "MISSED: " + "; ".join(facts["goals_missed"])),
+              flush=True)
+        results[name] = facts
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"budget_points": args.budget, "families": results}, indent=2) + "\n")
     return 0
 
 

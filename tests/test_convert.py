@@ -75,3 +75,39 @@ def test_unexportable_model_is_a_conversion_error(tmp_path) -> None:
 
     with pytest.raises(ConversionError, match="ONNX export failed"):
         convert(Broken(), np.zeros((4, 1, 8, 8), np.float32), tmp_path)
+
+
+@pytest.mark.parametrize("family", ["mobilenet_v2", "squeezenet"])
+def test_families_convert_to_int8_with_parity(tmp_path, no_network, family) -> None:
+    """Inverted residuals (ReLU6, depthwise, additions) and fire modules (concatenations) stay
+    full-integer, and the int8 model agrees with the float one on the held-out digits."""
+    from toolkit.convert import convert
+    from toolkit.convert.parity import check_parity
+    from toolkit.families import FAMILIES
+    from toolkit.model import load_model
+    from toolkit.reference import digits_preprocess, trained_reference
+    from toolkit.tensors import Preprocess
+
+    model, split = trained_reference(FAMILIES[family], upscale=2, epochs=4)
+    result, _ = convert(model, split.train_x[:200], tmp_path, preprocess=digits_preprocess(2))
+    tflite = load_model(result.tflite)
+    assert tflite.inputs[0].shape == (1, 16, 16, 1) and tflite.inputs[0].dtype == "int8"
+    assert not [t.name for t in tflite.tensors if t.dtype == "float32"]
+    parity = check_parity(model, result.tflite, split.test_x, split.test_y)
+    assert parity.top1_agreement >= 0.97 and parity.int8_accuracy >= parity.float_accuracy - 0.02
+    saved = result.save(tmp_path / "m.tflite")
+    assert Preprocess.beside(saved) == Preprocess(colour="grey", size=(16, 16), resize="nearest", layout="NHWC")
+
+
+def test_conversion_records_a_default_preprocessing_for_image_data_only(tmp_path, no_network) -> None:
+    from toolkit.convert import convert
+    from toolkit.tensors import Preprocess
+
+    data = np.random.default_rng(0).random((16, 3, 8, 8), dtype=np.float32)
+    result, _ = convert(small_rgb_cnn(), data, tmp_path / "image")
+    assert result.preprocess == Preprocess(colour="rgb", size=(8, 8), layout="NHWC")
+    flat = torch.nn.Sequential(torch.nn.Linear(6, 4)).eval()
+    result, _ = convert(flat, np.random.default_rng(0).random((16, 6), dtype=np.float32), tmp_path / "flat")
+    assert result.preprocess is None and result.input_layout == "as-is"
+    result.save(tmp_path / "flat.tflite")
+    assert not (tmp_path / "flat.preprocess.json").exists()

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from toolkit.cli import main  # noqa: E402
+from toolkit.families import FAMILIES, build_mobilenet_v2, build_squeezenet  # noqa: E402
 from toolkit.optimize.fold import clean_up  # noqa: E402
 from toolkit.optimize.graph import trace  # noqa: E402
 from toolkit.optimize.lowrank import factorise, factorise_conv, factorise_linear  # noqa: E402
@@ -22,6 +23,7 @@ from toolkit.optimize.separable import separable  # noqa: E402
 from toolkit.reference import build_reference_cnn, build_residual_cnn  # noqa: E402
 
 X = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
+X16 = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)  # the families' input (digits upscaled)
 
 
 def randomise_batchnorm(model) -> None:
@@ -48,6 +50,60 @@ def test_batchnorm_folding_is_exact(factory) -> None:
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.Dropout)) for m in folded.modules())
     assert torch.allclose(outputs(model), outputs(folded), atol=1e-4)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_batchnorm_folding_is_exact_on_the_families(name: str) -> None:
+    torch.manual_seed(0)
+    model = FAMILIES[name]()
+    randomise_batchnorm(model)
+    notes: list[str] = []
+    folded = clean_up(model, X16, notes)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert torch.allclose(outputs(model, X16), outputs(folded, X16), atol=1e-4)
+    count = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert notes[0].startswith(f"{count} BatchNorm folded")
+
+
+def test_batchnorm_without_affine_parameters_folds() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8, affine=False), nn.ReLU(), nn.Flatten(), nn.Linear(288, 4))
+    model[1].running_mean.uniform_(-1, 1)
+    model[1].running_var.uniform_(0.5, 2)
+    folded = clean_up(model, X)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert torch.allclose(outputs(model), outputs(folded), atol=1e-5)
+
+
+def test_batchnorm_that_cannot_fold_is_left_and_named() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8, track_running_stats=False), nn.ReLU(),
+                          nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(288, 4))
+    notes: list[str] = []
+    folded = clean_up(model, X, notes)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in folded.modules()) == 2
+    assert notes == ["0 BatchNorm folded, 0 dropout/identity removed",
+                     "left: 1 (no running statistics), 3 (not after a Conv2d/Linear)"]
+    assert torch.allclose(outputs(model), outputs(folded), atol=1e-5)
+
+
+def test_cli_optimize_bad_batchnorm_model_is_no_traceback(tmp_path: Path, capsys) -> None:
+    (tmp_path / "affine_free.py").write_text(
+        "from torch import nn\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8, affine=False), nn.ReLU(), nn.Flatten(),"
+        " nn.Linear(288, 10))\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        # no quantize: the structural stages only, on the bundled digits
+        code = main(["optimize", "--model", "affine_free:build", "--stages", "fold", "--out", str(tmp_path / "out")])
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["rows"][1]["notes"][0].startswith("1 BatchNorm folded")
 
 
 def test_linear_batchnorm1d_folds_too() -> None:
@@ -92,6 +148,95 @@ def test_residual_producers_are_pruned_together() -> None:
     assert torch.allclose(outputs(model), outputs(pruned), atol=1e-5)
     pruned_more = prune(model, X, ratio=0.75)  # shapes stay consistent whatever is cut
     assert outputs(pruned_more).shape == (16, 10)
+
+
+def test_inverted_residuals_prune_together_and_keep_the_function() -> None:
+    """MobileNetV2: the projections meeting at an addition share channels; the expansion's channels
+    go through its depthwise convolution to the projection."""
+    torch.manual_seed(0)
+    model = clean_up(build_mobilenet_v2(), X16)
+    groups = {tuple(sorted(p.target for p in g.producers)): g for g in find_groups(trace(model, X16))}
+    assert ("3.project.0", "4.project.0") in groups  # 16 -> 24 (stride 2), then 24 -> 24 with its addition
+    expand = groups[("4.expand.0.0",)]
+    assert [f.target for f in expand.followers] == ["4.depthwise.0.0"] and expand.prunable
+    zero_channels(model, ["4.expand.0.0"], list(range(48)))  # half of its 96 channels do nothing
+    notes: list[str] = []
+    pruned = prune(model, X16, ratio=0.5, layers={"4.expand.0.0"}, notes=notes)
+    assert pruned.get_submodule("4.expand.0.0").out_channels == 48
+    assert pruned.get_submodule("4.depthwise.0.0").groups == 48 == pruned.get_submodule("4.project.0").in_channels
+    assert torch.allclose(outputs(model, X16), outputs(pruned, X16), atol=1e-5)
+    assert notes[0] == "1 of 11 channel groups pruned: 4.expand.0.0 96->48"
+    assert "12 (reaches the model's output)" in notes[1]
+
+
+def test_fire_concatenations_prune_with_offsets_and_keep_the_function() -> None:
+    """SqueezeNet: both expand convolutions feed one concatenation; the next squeeze takes the
+    1x1 expand's channels at offset 0 and the 3x3's after them."""
+    torch.manual_seed(0)
+    model = clean_up(build_squeezenet(), X16)
+    zero_channels(model, ["3.expand3x3.0"], list(range(16, 32)))  # the second half of the 3x3 expand
+    pruned = prune(model, X16, ratio=0.5, layers={"3.expand3x3.0"})
+    assert pruned.get_submodule("3.expand3x3.0").out_channels == 16
+    assert pruned.get_submodule("3.expand1x1.0").out_channels == 32
+    assert pruned.get_submodule("4.squeeze.0").in_channels == 48
+    assert torch.allclose(outputs(model, X16), outputs(pruned, X16), atol=1e-5)
+    everything = prune(model, X16, ratio=0.5)
+    assert outputs(everything, X16).shape == (8, 10) and macs(everything, X16) < macs(model, X16) / 2
+
+
+def test_a_hand_written_flatten_and_global_mean_are_seen_through() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 16, 3, padding=1), nn.Conv2d(16, 16, 3, padding=1)
+            self.fc1, self.fc2 = nn.Linear(16 * 64, 10), nn.Linear(16, 10)
+
+        def forward(self, x):
+            x = torch.relu(self.a(x))
+            y = torch.relu(self.b(x))
+            return self.fc1(x.view(x.shape[0], -1)) + self.fc2(y.mean((2, 3)))
+
+    torch.manual_seed(0)
+    pruned = prune(Net().eval(), X, ratio=0.5)
+    assert pruned.get_submodule("a").out_channels == 8 and pruned.get_submodule("fc1").in_features == 8 * 64
+    assert pruned.get_submodule("b").out_channels == 8 and pruned.get_submodule("fc2").in_features == 8
+
+
+def test_lowrank_factorises_pointwise_convolutions() -> None:
+    torch.manual_seed(0)
+    model = clean_up(build_mobilenet_v2(), X16)
+    with torch.no_grad():  # make one projection exactly rank 4
+        layer = model.get_submodule("7.project.0")
+        layer.weight.copy_((torch.randn(64, 4) @ torch.randn(4, 128)).reshape(64, 128, 1, 1))
+    notes: list[str] = []
+    factored = factorise(model, X16, energy=1.0, notes=notes)
+    pair = factored.get_submodule("7.project.0")
+    assert isinstance(pair, nn.Sequential) and pair[0].kernel_size == (1, 1) and pair[0].out_channels == 4
+    assert torch.allclose(outputs(model, X16), outputs(factored, X16), atol=1e-4)
+    assert "7.project.0 rank 4" in notes[0] and "output layer 12 kept whole" in notes[0]
+
+
+def test_pruning_sees_through_layers_an_earlier_stage_replaced() -> None:
+    """separable and lowrank put a Sequential where a layer was; prune must see its two layers."""
+    from toolkit.optimize.separable import make_separable
+
+    torch.manual_seed(0)
+    replaced = make_separable(clean_up(build_reference_cnn(), X), X)
+    notes: list[str] = []
+    pruned = prune(replaced, X, ratio=0.5, notes=notes)
+    assert notes[0].startswith("4 of 5 channel groups pruned: 0 32->16, 3.1 64->32")
+    assert pruned.get_submodule("3.0").groups == 16 and pruned.get_submodule("3.1").in_channels == 16
+    assert outputs(pruned).shape == (16, 10)
+
+
+def test_convert_no_longer_imports_optimize() -> None:
+    """The convert <-> optimize cycle is gone: convert stands alone, optimize uses it."""
+    import subprocess
+    import sys
+
+    code = "import sys, toolkit.convert.parity; print(any(m.startswith('toolkit.optimize') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_factorisation_at_full_rank_is_exact() -> None:
@@ -151,8 +296,10 @@ def test_budget_rolls_back_a_stage_that_costs_too_much() -> None:
     rows = {row["stage"]: row for row in result.rows}
     assert rows["prune"]["status"] == "rolled back"
     assert rows["prune"]["parameters"] == rows["fold"]["parameters"]
+    assert "all over the -1.0 budget" in rows["prune"]["notes"][0]
     generous = Sequence(model, small_data(), budget_points=100.0, finetune=no_training).run(["fold", "prune"])
     assert generous.rows[-1]["status"] == "applied" and generous.rows[-1]["strength"] == 0.75
+    assert generous.rows[-1]["notes"][0].startswith("4 of 5 channel groups pruned")
 
 
 def test_stage_order_is_checked() -> None:
@@ -202,6 +349,12 @@ def test_cli_writes_model_report_and_onnx(tmp_path: Path) -> None:
     assert [r["stage"] for r in report["rows"]] == ["original", "fold", "prune", "quantize"]
     assert report["final_tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
     assert Path(report["onnx"]).exists() and (out / "report.md").read_text().startswith("| stage")
+    assert "- prune: " in (out / "report.md").read_text()
+    from toolkit.tensors import Preprocess
+
+    recorded = Preprocess.beside(out / "model_int8.tflite")  # the digits' preprocessing, in the int8 model's layout
+    assert recorded == Preprocess(colour="grey", size=(8, 8), resize="nearest", layout="NHWC")
+    assert report["preprocess"] == recorded.to_json()
 
 
 @pytest.mark.slow
@@ -248,5 +401,53 @@ def test_data_from_a_folder_of_class_subfolders(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     from toolkit.errors import InputDataError
 
-    with pytest.raises(InputDataError, match="no .npy or .png samples"):
+    with pytest.raises(InputDataError, match="no .npy or image samples"):
         load_data(str(tmp_path / "empty"))
+
+
+@pytest.mark.slow
+def test_pngs_optimised_then_benchmarked_are_the_same_tensors(tmp_path: Path) -> None:
+    """The issue's case: a folder of PNGs through `optimize` and then `bench`. bench reads the
+    preprocessing recorded next to the model, so the board sees what the model was trained and
+    quantised for; raw 0..255 pixels, what bench used to send, saturate the int8 input."""
+    pytest.importorskip("onnx2tf")
+    from PIL import Image
+
+    from toolkit.reference import load_digits_split, train
+
+    split = load_digits_split()
+    for i, (image, label) in enumerate(zip(split.test_x[:200], split.test_y[:200])):
+        folder = tmp_path / "pngs" / f"digit_{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.round(image[0] * 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
+    torch.manual_seed(0)
+    torch.save(train(build_reference_cnn(), split, epochs=8).state_dict(), tmp_path / "w.pt")
+    out = tmp_path / "out"
+    assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn", "--weights", str(tmp_path / "w.pt"),
+                 "--data", str(tmp_path / "pngs"), "--stages", "fold,quantize", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["preprocess"]["size"] == [8, 8] and report["preprocess"]["layout"] == "NHWC"
+    int8_accuracy = report["rows"][-1]["accuracy"]
+    assert int8_accuracy >= 0.9
+    seven = tmp_path / "pngs" / "digit_7"
+    assert main(["bench", "--port", "vdev://esp32s3?realtime=0", "--model", str(out / "model_int8.tflite"),
+                 "--inputs", str(seven), "--n", "5", "--db", str(tmp_path / "r.sqlite"),
+                 "--json", str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["outputs_match_reference"]
+    from toolkit.harness.inputs import model_inputs
+    from toolkit.model import load_model
+    from toolkit.model.tflm import HostInterpreter
+    from toolkit.tensors import quantize
+    from toolkit.tensors.images import read_image
+
+    model = load_model(out / "model_int8.tflite")
+    interpreter = HostInterpreter(model.data, 1 << 20)
+
+    def sevens(tensors) -> float:
+        return float(np.mean([interpreter.run([t])[0].argmax() == 7 for t in tensors]))
+
+    tensors = model_inputs(seven, model, out / "model_int8.tflite")
+    assert sevens(tensors) >= 0.9
+    raw = [quantize(read_image(f), model.inputs[0]) for f in sorted(seven.iterdir())]  # what bench used to send
+    saturated = np.isin(np.concatenate([r.ravel() for r in raw]), (-128, 127)).mean()
+    assert saturated == 1.0 and np.isin(np.concatenate([t.ravel() for t in tensors]), (-128, 127)).mean() < 0.9

@@ -85,12 +85,12 @@ def _micropython_info(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
-    from toolkit.harness.inputs import load_inputs
+    from toolkit.harness.inputs import model_inputs
     from toolkit.harness.report import SIMULATED_NOTE, bench_table, profile_table
     from toolkit.model import load_model
 
     model = load_model(args.model)
-    samples = load_inputs(args.inputs, model.inputs[0])
+    samples = model_inputs(args.inputs, model, args.model, args.preprocess)
     if args.target == "micropython":  # the agent and the model go onto its filesystem, then it speaks the protocol
         from toolkit.micropython.deploy import deploy
 
@@ -186,7 +186,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     order = parse_order(args.stages)
     model = load_model(args.model, args.weights)
-    data = load_data(args.data, args.labels)
+    data = load_data(args.data, args.labels, args.preprocess)
     check_runs(model, data)
     out = Path(args.out)
     with errors.status("optimising..."):
@@ -325,7 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="stream inputs to a board, check outputs, measure latency, RAM, current")
     port_args(p)
     p.add_argument("--model", required=True, help=".tflite model the board should run (uploaded if it differs)")
-    p.add_argument("--inputs", required=True, help="folder of .npy/.png/.raw inputs, or one .npy batch")
+    p.add_argument("--inputs", required=True, help="folder of image (.png/.bmp/.jpg), .npy or .raw inputs, or one .npy batch")
+    p.add_argument("--preprocess", metavar="SPEC|FILE",
+                   help="how images become the model's input, e.g. 'scale=1/255,mean=0.5,std=0.5,colour=rgb' or a "
+                        ".json (default: the MODEL.preprocess.json espml recorded next to the model)")
     p.add_argument("--n", type=int, help="measured inferences (default 10, or the resumed run's)")
     p.add_argument("--warmup", type=int, default=1, help="unmeasured inferences first (default 1)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
@@ -362,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'digits' (bundled), a folder (a subfolder per class, one .npy/.png per sample), "
                         "or an .npy array of inputs (NCHW)")
     p.add_argument("--labels", help=".npy labels for --data, to report accuracy")
+    p.add_argument("--preprocess", metavar="SPEC|FILE",
+                   help="how --data images become inputs (default 'scale=1/255' in their colour and size); "
+                        "recorded next to the int8 model")
     p.add_argument("--budget", type=float, default=0.5, help="accuracy a stage may cost, in points (default 0.5)")
     p.add_argument("--stages", default="fold,separable,prune,lowrank,quantize",
                    help="order of stages: fold, separable, prune, lowrank, quantize (last)")

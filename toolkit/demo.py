@@ -15,6 +15,8 @@ from toolkit.boards import get_board
 from toolkit.flash import flash
 from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
 from toolkit.model import load_model
+from toolkit.reference import digits_preprocess
+from toolkit.tensors import Preprocess, channels_last
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,17 @@ def conversion_available() -> bool:
     return all(installed(name) for name in ("torch", "tensorflow", "onnx2tf", "sklearn"))
 
 
-def build_model(work: Path, stages: list[dict]) -> tuple[bytes, np.ndarray, np.ndarray]:
+def build_model(work: Path, stages: list[dict]) -> tuple[bytes, Preprocess, np.ndarray, np.ndarray]:
     """Train the reference CNN, run the optimisation sequence and int8 conversion on it."""
     from toolkit.optimize.pipeline import DEFAULT_ORDER, Data, Sequence
     from toolkit.reference import trained_reference
 
     model, split = trained_reference()
-    data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES])
+    data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES],
+                digits_preprocess())
     result = Sequence(model, data, budget_points=0.5).run(list(DEFAULT_ORDER), work / "optimize")
     stages += result.rows
-    return result.tflite, split.test_x, split.test_y
+    return result.tflite, result.preprocess, split.test_x, split.test_y
 
 
 def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, port: str = DEMO_PORT,
@@ -55,10 +58,11 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
     work.mkdir(parents=True, exist_ok=True)
     stages: list[dict] = []
     if retrain and conversion_available():
-        tflite, test_x, test_y = build_model(work, stages)
+        tflite, preprocess, test_x, test_y = build_model(work, stages)
         source = "trained, optimised and converted now"
     else:
         tflite = BUNDLED.joinpath("digits_cnn_int8.tflite").read_bytes()
+        preprocess = digits_preprocess().with_layout("NHWC")  # how the bundled model was made
         with BUNDLED.joinpath("heldout_x.npy").open("rb") as x, BUNDLED.joinpath("heldout_y.npy").open("rb") as y:
             test_x, test_y = np.load(x), np.load(y)
         facts = json.loads(BUNDLED.joinpath("reference.json").read_text())
@@ -68,11 +72,12 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
         source = "bundled fixture (install the 'convert' extra to train and convert it here)"
     model_path = work / "digits_cnn_int8.tflite"
     model_path.write_bytes(tflite)
+    preprocess.save_beside(model_path)  # so `espml bench --model` on it reads images as the demo does
     model = load_model(tflite)
     written = flash(port, get_board("esp32s3"), model)  # esptool, through the board's reset circuit
     flashed = {"slot": written.model_slot, "sequence": written.model_sequence, "seconds": written.seconds,
                "wire_bytes": written.wire_bytes_estimate}
-    samples = [x.transpose(1, 2, 0)[None] for x in test_x]  # the int8 model takes NHWC
+    samples = list(channels_last(test_x)[:, None])  # the int8 model takes NHWC
     count = len(samples) if n is None else n
     store = ResultsStore(db)
     try:

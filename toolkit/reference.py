@@ -3,6 +3,7 @@
 Fixed: three Conv/BN/ReLU blocks (32, 64, 64 channels, 3x3, one 2x2 pooling) and a two-layer
 head (128 hidden), about 190k parameters; a fixed seed and a fixed stratified split. The
 optimisation issue measures its compression against this model, so do not change it.
+The network families (toolkit.families) train on the same digits upscaled (``upscale=2``: 16x16).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from toolkit.tensors.preprocess import Preprocess
 
 SEED = 0
 HELD_OUT_FRACTION = 0.2
@@ -20,18 +23,26 @@ LEARNING_RATE = 2e-3
 
 @dataclass(frozen=True)
 class DigitsSplit:
-    train_x: np.ndarray  # (N, 1, 8, 8) float32 in [0, 1]
+    train_x: np.ndarray  # (N, 1, 8 * upscale, 8 * upscale) float32 in [0, 1]
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
 
 
-def load_digits_split() -> DigitsSplit:
+def digits_preprocess(upscale: int = 1) -> Preprocess:
+    """How an 8x8 grey digit image (pixels 0..255) becomes the models' input: upscaled by
+    repeating pixels (nearest), divided by 255; channels-first, as torch takes it."""
+    return Preprocess(colour="grey", size=(8 * upscale, 8 * upscale), resize="nearest", layout="NCHW")
+
+
+def load_digits_split(upscale: int = 1) -> DigitsSplit:
+    """The fixed split; ``upscale`` > 1 repeats each pixel (what digits_preprocess(upscale) does to an image)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
+    x = x.repeat(upscale, axis=2).repeat(upscale, axis=3)
     y = digits.target.astype(np.int64)
     train_x, test_x, train_y, test_y = train_test_split(
         x, y, test_size=HELD_OUT_FRACTION, random_state=SEED, stratify=y)
@@ -124,7 +135,7 @@ def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def trained_reference(factory=None):
+def trained_reference(factory=None, upscale: int = 1, epochs: int = EPOCHS):
     """Train the reference CNN (or another architecture) from scratch, seeded, on one thread."""
     import torch
 
@@ -132,8 +143,8 @@ def trained_reference(factory=None):
     torch.set_num_threads(1)
     try:
         torch.manual_seed(SEED)
-        split = load_digits_split()
-        model = train((factory or build_reference_cnn)(), split)
+        split = load_digits_split(upscale)
+        model = train((factory or build_reference_cnn)(), split, epochs)
     finally:
         torch.set_num_threads(threads)
     return model, split

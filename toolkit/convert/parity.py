@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolkit.harness.inputs import dequantize, to_tensor
+from toolkit.convert.pipeline import inference_mode
 from toolkit.model import load_model
 from toolkit.model.tflm import HostInterpreter
-
-from toolkit.convert.pipeline import nchw_to_nhwc
+from toolkit.tensors import channels_last, dequantize, quantize
 
 PARITY_ARENA_BYTES = 16 * 1024 * 1024
 
@@ -31,8 +30,6 @@ class Parity:
 def torch_outputs(model, data: np.ndarray) -> np.ndarray:
     import torch
 
-    from toolkit.optimize.measure import inference_mode
-
     with torch.no_grad():
         return inference_mode(model)(torch.from_numpy(data.astype(np.float32))).numpy()
 
@@ -41,8 +38,7 @@ def tflite_outputs(tflite: bytes, data: np.ndarray) -> np.ndarray:
     """Run int8 TFLite on float data in the torch layout; return dequantised outputs."""
     model = load_model(tflite)
     interp = HostInterpreter(tflite, PARITY_ARENA_BYTES)
-    samples = nchw_to_nhwc(data) if data.ndim == 4 else data
-    outs = [interp.run([to_tensor(s, model.inputs[0])])[0] for s in samples]
+    outs = [interp.run([quantize(s, model.inputs[0])])[0] for s in channels_last(data)]
     return np.stack([dequantize(o, model.outputs[0]).reshape(-1) for o in outs])
 
 

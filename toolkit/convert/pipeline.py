@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import ConversionError, MissingExtraError
+from toolkit.tensors.layout import channels_last
+from toolkit.tensors.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,15 @@ class ConversionResult:
     tflite: bytes
     onnx_path: Path
     input_layout: str  # "NHWC" when onnx2tf transposed a 4-D NCHW input, else "as-is"
+    preprocess: Preprocess | None  # how pixels become the int8 model's input (image models), in its layout
+
+    def save(self, path: str | Path) -> Path:
+        """Write the .tflite and, for an image model, its preprocessing beside it."""
+        path = Path(path)
+        path.write_bytes(self.tflite)
+        if self.preprocess is not None:
+            self.preprocess.save_beside(path)
+        return path
 
 
 def installed(name: str) -> bool:
@@ -47,16 +58,27 @@ def require_convert_extra() -> None:
                                     "pip install 'espml[convert]'")
 
 
+def has_train_mode(model) -> bool:
+    """Switch ``model`` to eval mode; False for a module from torch.export, which has no such switch."""
+    try:
+        model.eval()
+        return True
+    except NotImplementedError:
+        return False
+
+
+def inference_mode(model):
+    """``model``, in eval mode where it has one."""
+    has_train_mode(model)
+    return model
+
+
 def export_onnx(model, sample: np.ndarray, path: Path) -> Path:
     """Export a torch module (eval mode, batch 1) to ONNX with fixed shapes."""
     import torch
 
     example = torch.from_numpy(np.ascontiguousarray(sample[:1], dtype=np.float32))
-    try:
-        model = model.eval()
-        legacy = True
-    except NotImplementedError:
-        legacy = False  # a module from torch.export: no train/eval switch, export it with dynamo
+    legacy = has_train_mode(model)  # a module from torch.export goes through dynamo
     try:
         if legacy:
             torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
@@ -127,10 +149,6 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path) -> Path:
     return saved
 
 
-def nchw_to_nhwc(batch: np.ndarray) -> np.ndarray:
-    return np.transpose(batch, (0, 2, 3, 1)) if batch.ndim == 4 else batch
-
-
 def quantize_saved_model(saved: Path, calibration: np.ndarray) -> bytes:
     """Full-integer int8 quantisation: builtin int8 ops only, int8 input and output."""
     import tensorflow as tf
@@ -161,9 +179,11 @@ def float_tflite(saved: Path) -> bytes:
     return bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
 
 
-def convert(model, calibration: np.ndarray, out_dir: str | Path | None = None,
-            keep_float: bool = False) -> tuple[ConversionResult, bytes | None]:
-    """Convert a torch module to int8 TFLite. ``calibration`` is float data in the module's layout (NCHW)."""
+def convert(model, calibration: np.ndarray, out_dir: str | Path | None = None, keep_float: bool = False,
+            preprocess: Preprocess | None = None) -> tuple[ConversionResult, bytes | None]:
+    """Convert a torch module to int8 TFLite. ``calibration`` is float data in the module's layout (NCHW).
+    ``preprocess``: how pixels became that data (default for 4-D inputs: pixels / 255 in the data's
+    colour and size); the result carries it in the int8 model's layout."""
     require_convert_extra()
     if calibration.ndim < 2 or len(calibration) == 0:
         raise ConversionError("calibration data must be a batch of samples", "give an array of shape (N, ...)")
@@ -176,9 +196,19 @@ def convert(model, calibration: np.ndarray, out_dir: str | Path | None = None,
         with captured_output(log_path):
             onnx_path = export_onnx(model, calibration, base / "model.onnx")
             saved = onnx_to_saved_model(onnx_path, base)
-            tflite = quantize_saved_model(saved, nchw_to_nhwc(calibration) if nhwc else calibration)
+            tflite = quantize_saved_model(saved, channels_last(calibration))
             float_bytes = float_tflite(saved) if keep_float else None
     except ConversionError as exc:
         raise ConversionError(exc.message, f"{exc.hint}; the converters' output is in {log_path}") from None
     log.info("conversion log: %s", log_path)
-    return ConversionResult(tflite, onnx_path, "NHWC" if nhwc else "as-is"), float_bytes
+    recorded = preprocess or default_preprocess(calibration)
+    recorded = recorded.with_layout("NHWC") if recorded and nhwc else recorded
+    return ConversionResult(tflite, onnx_path, "NHWC" if nhwc else "as-is", recorded), float_bytes
+
+
+def default_preprocess(data: np.ndarray) -> Preprocess | None:
+    """Pixels / 255 for NCHW image data with 1 or 3 channels, at the data's size; None for other data."""
+    if data.ndim != 4 or data.shape[1] not in (1, 3):
+        return None
+    channels, height, width = data.shape[1:4]
+    return Preprocess(colour="grey" if channels == 1 else "rgb", size=(height, width), layout="NCHW")

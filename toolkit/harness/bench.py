@@ -11,7 +11,7 @@ import numpy as np
 
 from toolkit.boards import get_board
 from toolkit.errors import DeviceTimeout, ToolkitError
-from toolkit.harness.inputs import to_tensor
+from toolkit.tensors import quantize as to_tensor
 from toolkit.harness.profile import profile_ops
 from toolkit.harness.session import DeviceReset, Session
 from toolkit.harness.store import ResultsStore, StoreWriteError

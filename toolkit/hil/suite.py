@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import ToolkitError
-from toolkit.harness.inputs import load_inputs
+from toolkit.harness.inputs import model_inputs
 from toolkit.model import load_model
 from toolkit.model.reader import TFLiteModel
+from toolkit.tensors import channels_last
 
 RANDOM_SAMPLES = 8
 
@@ -33,15 +34,16 @@ class SuiteModel:
         return load_model(self.source)
 
     def samples(self, model: TFLiteModel) -> tuple[list[np.ndarray], list[int] | None]:
-        """Inputs (raw, as load_inputs gives them) and their labels, when the suite has them."""
+        """Inputs and their labels, when the suite has them. Files go through the model's recorded
+        preprocessing (MODEL.preprocess.json beside it)."""
         if self.source == "bundled":
             data = resources.files("toolkit.demo_data")
             with data.joinpath("heldout_x.npy").open("rb") as x, data.joinpath("heldout_y.npy").open("rb") as y:
                 images, labels = np.load(x), np.load(y)
-            return [image.transpose(1, 2, 0)[None] for image in images], [int(v) for v in labels]
+            return list(channels_last(images)[:, None]), [int(v) for v in labels]
         labels = [int(v) for v in np.load(self.labels)] if self.labels else None
         if self.inputs:
-            return load_inputs(self.inputs, model.inputs[0]), labels
+            return model_inputs(self.inputs, model, self.source), labels
         tensor = model.inputs[0]
         rng = np.random.default_rng(int(model.sha256[:8], 16))
         if np.issubdtype(tensor.numpy_dtype, np.integer):

@@ -23,8 +23,9 @@ def trace(model, sample: np.ndarray):
         raise GraphError("a TorchScript model has no module graph these stages can edit",
                          "give the Python model (MODULE:FACTORY) to optimise it; TorchScript is quantised as it is")
     try:
-        model = copy.deepcopy(model)
-        graph = model if isinstance(model, torch.fx.GraphModule) else symbolic_trace(model.eval())
+        # A GraphModule is traced again too: layers an earlier stage replaced by a Sequential
+        # (separable, lowrank) become nodes of their own that later stages can see through.
+        graph = symbolic_trace(copy.deepcopy(model).eval())
     except Exception as exc:  # fx raises many kinds on data-dependent control flow
         raise GraphError(f"the model cannot be traced with torch.fx: {str(exc).splitlines()[0]}",
                          "avoid data-dependent Python control flow in forward()") from None

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.convert.pipeline import inference_mode
 from toolkit.errors import InputDataError, ModelError
-from toolkit.optimize.measure import inference_mode
 from toolkit.optimize.pipeline import Data
+from toolkit.tensors.images import IMAGE_SUFFIXES, read_image
+from toolkit.tensors.preprocess import Preprocess
+
+SAMPLE_SUFFIXES = (".npy",) + IMAGE_SUFFIXES
 
 HELD_OUT_FRACTION = 0.2
 CALIBRATION_SAMPLES = 200
@@ -70,51 +74,57 @@ def load_model(spec: str, weights: str | None = None):
     return load_factory_model(spec, weights)
 
 
-def split(x: np.ndarray, y: np.ndarray | None, seed: int = 0) -> Data:
+def split(x: np.ndarray, y: np.ndarray | None, preprocess: Preprocess | None = None, seed: int = 0) -> Data:
     order = np.random.default_rng(seed).permutation(len(x))
     cut = int(len(x) * (1 - HELD_OUT_FRACTION))
     train, held = order[:cut], order[cut:]
     return Data(x[train], None if y is None else y[train], x[held], None if y is None else y[held],
-                x[train][:CALIBRATION_SAMPLES])
+                x[train][:CALIBRATION_SAMPLES], preprocess)
 
 
-def _sample(path: Path) -> np.ndarray:
-    """One input in the model's layout: an .npy as saved, a PNG as channels-first floats in [0, 1]."""
-    if path.suffix.lower() == ".png":
-        from toolkit.harness.inputs import read_png
+def folder_preprocess(first_image: Path, given: Preprocess | None) -> Preprocess:
+    """The given preprocessing (for torch: channels-first), or pixels / 255 in the first image's colour and size."""
+    if given is not None:
+        return given.with_layout("NCHW")
+    pixels = read_image(first_image)
+    return Preprocess(colour="grey" if pixels.shape[2] == 1 else "rgb", size=pixels.shape[:2], layout="NCHW")
 
-        return read_png(path).transpose(2, 0, 1).astype(np.float32) / 255.0
-    return np.load(path).astype(np.float32)
 
-
-def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Samples from a folder: one subfolder per class (labels in sorted order), or a flat folder."""
+def load_folder(folder: Path, preprocess: Preprocess | None = None) -> tuple[np.ndarray, np.ndarray | None, Preprocess | None]:
+    """Samples from a folder: one subfolder per class (labels in sorted order), or a flat folder.
+    Images go through ``preprocess`` (default: pixels / 255), which is returned to be recorded."""
     def files(where: Path) -> list[Path]:
-        return sorted(p for p in where.iterdir() if p.suffix.lower() in (".npy", ".png"))
+        return sorted(p for p in where.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES)
 
     classes = sorted(d for d in folder.iterdir() if d.is_dir())
     pairs = [(f, label) for label, d in enumerate(classes) for f in files(d)] if classes else \
         [(f, None) for f in files(folder)]
     if not pairs:
-        raise InputDataError(f"no .npy or .png samples in {folder}", "one sample per file, one subfolder per class")
+        raise InputDataError(f"no .npy or image samples in {folder}", "one sample per file, one subfolder per class")
+    images = [f for f, _ in pairs if f.suffix.lower() in IMAGE_SUFFIXES]
+    spec = folder_preprocess(images[0], preprocess) if images else preprocess
     try:
-        x = np.stack([_sample(f) for f, _ in pairs])
+        x = np.stack([spec.to_input(read_image(f)) if f.suffix.lower() in IMAGE_SUFFIXES
+                      else np.load(f).astype(np.float32) for f, _ in pairs])
     except ValueError:
         raise InputDataError(f"the samples in {folder} differ in shape", "give samples of one shape") from None
-    return x, (np.array([label for _, label in pairs], dtype=np.int64) if classes else None)
+    return x, (np.array([label for _, label in pairs], dtype=np.int64) if classes else None), spec
 
 
-def load_data(source: str, labels: str | None = None) -> Data:
-    """``digits`` (the bundled set, its fixed split), a folder of samples, or an .npy array of inputs."""
+def load_data(source: str, labels: str | None = None, preprocess: Preprocess | str | None = None) -> Data:
+    """``digits`` (the bundled set, its fixed split), a folder of samples, or an .npy array of inputs.
+    ``preprocess`` (or its inline spec / .json) says how image files become inputs, and is recorded
+    with the int8 model."""
+    preprocess = Preprocess.parse(preprocess) if isinstance(preprocess, str) else preprocess
     if source == "digits":
-        from toolkit.reference import load_digits_split
+        from toolkit.reference import digits_preprocess, load_digits_split
 
         s = load_digits_split()
-        return Data(s.train_x, s.train_y, s.test_x, s.test_y, s.train_x[:CALIBRATION_SAMPLES])
+        return Data(s.train_x, s.train_y, s.test_x, s.test_y, s.train_x[:CALIBRATION_SAMPLES], digits_preprocess())
     path = Path(source)
     if path.is_dir():
-        x, y = load_folder(path)
-        return split(x, y)
+        x, y, spec = load_folder(path, preprocess)
+        return split(x, y, spec)
     if not path.is_file() or path.suffix != ".npy":
         raise InputDataError(f"data not found or not .npy: {source}",
                              "give 'digits', a folder of samples, or an .npy array of inputs")
@@ -122,7 +132,7 @@ def load_data(source: str, labels: str | None = None) -> Data:
     y = np.load(labels).astype(np.int64) if labels else None
     if y is not None and len(y) != len(x):
         raise InputDataError(f"{len(x)} inputs but {len(y)} labels", "give one label per input")
-    return split(x, y)
+    return split(x, y, preprocess.with_layout("NCHW") if preprocess else None)
 
 
 def check_runs(model, data: Data) -> None:

@@ -2,6 +2,7 @@
 
 Linear(in, out)      -> Linear(in, r, no bias) then Linear(r, out)
 Conv2d(in, out, kxk) -> Conv2d(in, r, kxk, same stride/padding, no bias) then Conv2d(r, out, 1x1)
+(a pointwise 1x1 convolution, where MobileNets keep most weights, becomes two thinner 1x1s)
 The rank r is the smallest that keeps ``energy`` of the squared singular values; a layer is
 only replaced when the pair has fewer parameters. At full rank the pair computes the same function.
 """
@@ -61,28 +62,47 @@ def factorise_conv(layer, energy: float):
     return nn.Sequential(first, second)
 
 
-def factorise(model, sample: np.ndarray, energy: float, skip_output: bool = True):
+def factorise(model, sample: np.ndarray, energy: float, skip_output: bool = True, notes: list[str] | None = None):
     """Return a copy with every Linear/Conv2d that gets smaller replaced by its factorised pair."""
     from torch import nn
 
     graph = trace(model, sample)
-    output_layers = set()
-    if skip_output:  # the classifier's last layer is small and sets the logits: leave it whole
-        last = next(n for n in graph.graph.nodes if n.op == "output").args[0]
-        if last.op == "call_module":
-            output_layers.add(last.target)
+    # the classifier's last layer is small and sets the logits: leave it whole
+    output_layers = {_output_layer(graph)} - {None} if skip_output else set()
+    candidates, done = 0, []
     for name, layer in list(graph.named_modules()):
         if name in output_layers:
             continue
         if isinstance(layer, nn.Linear):
             replacement = factorise_linear(layer, energy)
-        elif isinstance(layer, nn.Conv2d):
+        elif isinstance(layer, nn.Conv2d) and layer.groups == 1:
             replacement = factorise_conv(layer, energy)
         else:
             continue
+        candidates += 1
         if replacement is not None:
             _replace(graph, name, replacement)
+            done.append(f"{name} rank {replacement[0].weight.shape[0]}")
+    if notes is not None:
+        notes.append(f"{len(done)} of {candidates} conv/linear layers factorised" + (f": {', '.join(done)}" if done else
+                     " (none gets smaller at this energy)") + (f"; output layer {', '.join(output_layers)} kept whole"
+                                                             if output_layers else ""))
     return finish(graph)
+
+
+def _output_layer(graph) -> str | None:
+    """The Conv2d/Linear that makes the output, found back through one-input nodes (pooling, flatten)."""
+    from torch import nn
+
+    node = next(n for n in graph.graph.nodes if n.op == "output").args[0]
+    while hasattr(node, "op") and node.op != "placeholder":
+        if node.op == "call_module" and isinstance(graph.get_submodule(node.target), (nn.Conv2d, nn.Linear)):
+            return node.target
+        inputs = node.all_input_nodes
+        if len(inputs) != 1:
+            return None
+        node = inputs[0]
+    return None
 
 
 def _replace(root, name: str, new) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from toolkit.convert.pipeline import inference_mode
+
 
 def parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
@@ -44,14 +46,6 @@ def macs(model, sample: np.ndarray) -> int:
         for handle in handles:
             handle.remove()
     return total
-
-
-def inference_mode(model):
-    """eval() where the model supports it (a module from torch.export does not, and needs not)."""
-    try:
-        return model.eval()
-    except NotImplementedError:
-        return model
 
 
 def predictions(model, data: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 After each stage a report row: parameters, MACs, float bytes, accuracy on held-out data and top-1
 agreement with the original. A stage that costs more than the budget is retried at a lower
-strength, and rolled back if no strength fits; the row says which happened. Quantisation to a
-full-integer int8 TFLite model (through toolkit.convert) comes last.
+strength, and rolled back if no strength fits; the row says which happened, and its notes what
+the stage did (what it folded, pruned or factorised, and what it left and why). Quantisation to
+a full-integer int8 TFLite model (through toolkit.convert) comes last; the preprocessing that
+made the data is recorded with it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.convert import convert
+from toolkit.convert.parity import tflite_outputs
 from toolkit.errors import ToolkitError
 from toolkit.optimize import measure
 from toolkit.optimize.fold import clean_up
@@ -22,6 +26,7 @@ from toolkit.optimize.graph import GraphError
 from toolkit.optimize.lowrank import factorise
 from toolkit.optimize.prune import prune
 from toolkit.optimize.separable import make_separable
+from toolkit.tensors.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
 FineTune = Callable[[object], object]
@@ -31,20 +36,20 @@ FineTune = Callable[[object], object]
 class Stage:
     key: str
     title: str
-    apply: Callable  # (model, sample, strength) -> model
+    apply: Callable  # (model, sample, strength, notes) -> model; appends what it did to notes
     strengths: tuple  # strongest first
     finetune: bool
 
 
 STAGES: dict[str, Stage] = {
     "fold": Stage("fold", "graph clean-up: BatchNorm folded, dropout and identity removed",
-                  lambda m, x, s: clean_up(m, x), (None,), False),
+                  lambda m, x, s, n: clean_up(m, x, n), (None,), False),
     "prune": Stage("prune", "structured pruning (L1, channels)",
-                   lambda m, x, s: prune(m, x, s), (0.75, 0.625, 0.5, 0.375, 0.25), True),
+                   lambda m, x, s, n: prune(m, x, s, notes=n), (0.75, 0.625, 0.5, 0.375, 0.25), True),
     "lowrank": Stage("lowrank", "low-rank factorisation (SVD)",
-                     lambda m, x, s: factorise(m, x, s), (0.9, 0.95, 0.98, 0.995), True),
+                     lambda m, x, s, n: factorise(m, x, s, notes=n), (0.9, 0.95, 0.98, 0.995), True),
     "separable": Stage("separable", "depthwise-separable replacement",
-                       lambda m, x, s: make_separable(m, x, s), (8, 32), True),
+                       lambda m, x, s, n: make_separable(m, x, s, notes=n), (8, 32), True),
 }
 DEFAULT_ORDER = ("fold", "separable", "prune", "lowrank", "quantize")
 
@@ -56,6 +61,7 @@ class Data:
     eval_x: np.ndarray
     eval_y: np.ndarray | None
     calibration_x: np.ndarray
+    preprocess: Preprocess | None = None  # how pixels became these arrays (NCHW); recorded with the int8 model
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Result:
     tflite: bytes | None = None
     onnx_path: str | None = None
     baseline_float_tflite_bytes: int | None = None
+    preprocess: Preprocess | None = None  # of the int8 model, in its layout
 
     @property
     def accuracy_drop_points(self) -> float | None:
@@ -129,11 +136,11 @@ class Sequence:
         self.finetune = finetune or default_finetune(data, self.original)
         self.reference_predictions = measure.predictions(self.original, data.eval_x)
 
-    def row(self, stage: str, model, status: str, strength=None, title: str = "") -> dict:
+    def row(self, stage: str, model, status: str, strength=None, title: str = "", notes: list[str] | None = None) -> dict:
         x = self.data.eval_x
         predicted = measure.predictions(model, x)
         return {
-            "stage": stage, "title": title or stage, "status": status, "strength": strength,
+            "stage": stage, "title": title or stage, "status": status, "strength": strength, "notes": notes or [],
             "parameters": measure.parameters(model), "macs": measure.macs(model, x),
             "float_bytes": measure.float_bytes(model), "tflite_bytes": None,
             "accuracy": float(np.mean(predicted == self.data.eval_y)) if self.data.eval_y is not None else None,
@@ -146,23 +153,27 @@ class Sequence:
         return 100 * (1 - row["agreement"])
 
     def run_stage(self, stage: Stage, model, baseline: dict) -> tuple[object, dict]:
+        costs = []
         for number, strength in enumerate(stage.strengths):
+            notes: list[str] = []
             try:
-                candidate = stage.apply(model, self.data.eval_x, strength)
+                candidate = stage.apply(model, self.data.eval_x, strength, notes)
             except GraphError as exc:  # e.g. TorchScript: no module graph to edit
                 return model, self.row(stage.key, model, f"not applicable: {exc.message}", None, stage.title)
             if number == 0 and _same_size(candidate, model, self.data.eval_x):
-                return model, self.row(stage.key, model, "nothing to change", None, stage.title)
+                return model, self.row(stage.key, model, "nothing to change", None, stage.title, notes)
             if stage.finetune:
                 candidate = self.finetune(candidate)
-            row = self.row(stage.key, candidate, "applied", strength, stage.title)
+            row = self.row(stage.key, candidate, "applied", strength, stage.title, notes)
             cost = self.cost_points(row, baseline)
             if cost <= self.budget:
                 if number:
                     row["status"] = f"reduced to {strength}"  # stronger settings cost more than the budget
                 return candidate, row
             log.info("%s at %s costs %.2f points, over the %.2f budget", stage.key, strength, cost, self.budget)
-        row = self.row(stage.key, model, "rolled back", None, stage.title)  # every strength cost too much
+            costs.append(f"{strength}: {cost:.2f}")
+        row = self.row(stage.key, model, "rolled back", None, stage.title,  # every strength cost too much
+                       [f"points lost per strength ({', '.join(costs)}) all over the {self.budget} budget"])
         return model, row
 
     def run(self, order: list[str], out_dir: Path | None = None, baseline_float_tflite: bool = False) -> Result:
@@ -180,20 +191,22 @@ class Sequence:
         return result
 
     def quantize(self, model, result: Result, out_dir: Path | None, baseline_float_tflite: bool) -> None:
-        from toolkit.convert import convert
-        from toolkit.convert.parity import tflite_outputs
-
         work = Path(out_dir) if out_dir else None
-        converted, _ = convert(model, self.data.calibration_x, work / "convert" if work else None)
+        converted, _ = convert(model, self.data.calibration_x, work / "convert" if work else None,
+                               preprocess=self.data.preprocess)
         if baseline_float_tflite:
             _, float_bytes = convert(self.original, self.data.calibration_x,
                                      work / "baseline" if work else None, keep_float=True)
             result.baseline_float_tflite_bytes = len(float_bytes)
         outputs = tflite_outputs(converted.tflite, self.data.eval_x)
         predicted = outputs.argmax(1)
-        row = self.row("quantize", model, "applied", None, "post-training int8 quantisation")
+        notes = [f"full-integer int8, input layout {converted.input_layout}"]
+        if converted.preprocess:
+            notes.append(f"preprocessing recorded: {converted.preprocess.describe()}")
+        row = self.row("quantize", model, "applied", None, "post-training int8 quantisation", notes)
         row["tflite_bytes"] = len(converted.tflite)
         row["accuracy"] = float(np.mean(predicted == self.data.eval_y)) if self.data.eval_y is not None else None
         row["agreement"] = float(np.mean(predicted == self.reference_predictions))
         result.rows.append(row)
         result.tflite, result.onnx_path = converted.tflite, str(converted.onnx_path)
+        result.preprocess = converted.preprocess

@@ -23,7 +23,8 @@ def cell(key: str, value) -> str:
 def summary(result: Result) -> dict:
     final = result.rows[-1]
     data = {"rows": result.rows, "accuracy_drop_points": result.accuracy_drop_points,
-            "final_tflite_bytes": final.get("tflite_bytes"), "onnx": result.onnx_path}
+            "final_tflite_bytes": final.get("tflite_bytes"), "onnx": result.onnx_path,
+            "preprocess": result.preprocess.to_json() if result.preprocess else None}
     if result.baseline_float_tflite_bytes and final.get("tflite_bytes"):
         data["baseline_float_tflite_bytes"] = result.baseline_float_tflite_bytes
         data["compression_ratio"] = result.baseline_float_tflite_bytes / final["tflite_bytes"]
@@ -46,6 +47,8 @@ def markdown(result: Result) -> str:
     lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in result.rows:
         lines.append("| " + " | ".join(cell(key, row.get(key if key != "stage" else "title")) for key, _ in COLUMNS) + " |")
+    lines += ["", "What each stage did:", ""]
+    lines += [f"- {row['stage']}: {'; '.join(row['notes'])}" for row in result.rows if row.get("notes")]
     lines.append("\nStrength: the pruned fraction of channels (prune), the retained singular-value energy "
                  "(lowrank), the least input channels a replaced convolution has (separable). A stage over the "
                  "accuracy budget is retried weaker ('reduced to') or 'rolled back'. Agreement: top-1 agreement "
@@ -62,4 +65,6 @@ def write(result: Result, out_dir: Path) -> dict[str, Path]:
     if result.tflite:
         paths["tflite"] = out_dir / "model_int8.tflite"
         paths["tflite"].write_bytes(result.tflite)
+        if result.preprocess:
+            paths["preprocess"] = result.preprocess.save_beside(paths["tflite"])
     return paths

@@ -32,10 +32,11 @@ def separable(layer):
     return nn.Sequential(depthwise, pointwise)
 
 
-def make_separable(model, sample: np.ndarray, min_channels: int = 8):
+def make_separable(model, sample: np.ndarray, min_channels: int = 8, notes: list[str] | None = None):
     from torch import nn
 
     graph = trace(model, sample)
+    done = []
     for name, layer in list(graph.named_modules()):
         if not isinstance(layer, nn.Conv2d) or layer.groups != 1 or layer.kernel_size == (1, 1):
             continue
@@ -43,4 +44,8 @@ def make_separable(model, sample: np.ndarray, min_channels: int = 8):
         if in_ch < min_channels or in_ch * (kh * kw + out_ch) >= in_ch * out_ch * kh * kw:
             continue
         _replace(graph, name, separable(layer))
+        done.append(name)
+    if notes is not None:
+        notes.append(f"{len(done)} standard convolution(s) made depthwise-separable" +
+                     (f": {', '.join(done)}" if done else f" (none with {min_channels}+ input channels and k>1)"))
     return finish(graph)
