@@ -205,3 +205,18 @@ def test_benchmark_script_reports_the_goals(tmp_path: Path) -> None:
     assert figures["all_within_1pct_of_bound"] and figures["all_outputs_identical"]
     assert figures["mean_saving_pct"] > 0 and len(figures["models"]) == len(BRANCHY_MODELS)
     assert {"greedy_head_bytes", "planned_head_bytes", "lower_bound_bytes", "outputs_identical"} <= set(figures["models"][0])
+
+
+def test_a_model_with_data_after_its_flatbuffer_is_refused_not_corrupted() -> None:
+    """Buffers stored by offset past the flatbuffer (the converter's layout for models over 2 GB)
+    would point at bytes a repacked flatbuffer no longer has."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    model = s.ModelT.InitFromObj(s.Model.GetRootAs(BRANCHY_MODELS["inception"](), 0))
+    weights = next(b for b in model.buffers if b.data is not None and len(b.data))
+    weights.offset, weights.size, weights.data = 1 << 20, len(weights.data), None
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(ModelError, match="data after its flatbuffer"):
+        rewrite_model(bytes(builder.Output()), offsets=None)

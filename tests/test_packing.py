@@ -84,3 +84,36 @@ def test_a_chain_packs_at_its_lower_bound() -> None:
     result = pack(sizes, firsts, lasts)
     assert result.size == result.lower_bound == max(a + b for a, b in zip(sizes, sizes[1:]))
     assert result.proven_optimal
+
+
+def hard_copies(copies: int) -> tuple[list[int], list[int], list[int]]:
+    """Copies of an instance the heuristics miss, each at its own time: the search cannot prove the
+    whole optimal quickly, and every node costs more as buffers are added."""
+    base_sizes, base_firsts, base_lasts = instances_needing_search(1)[0]
+    span = max(base_lasts) + 1
+    sizes, firsts, lasts = [], [], []
+    for k in range(copies):
+        sizes += base_sizes
+        firsts += [f + span * k for f in base_firsts]
+        lasts += [last + span * k for last in base_lasts]
+    return sizes, firsts, lasts
+
+
+def test_the_search_stops_at_its_time_limit_with_a_valid_placement() -> None:
+    import time
+
+    sizes, firsts, lasts = hard_copies(40)
+    started = time.monotonic()
+    packing = pack(sizes, firsts, lasts, node_limit=10**9, seconds=0.3)
+    assert time.monotonic() - started < 3
+    for i in range(len(sizes)):
+        for j in range(i):
+            if meets(i, j, firsts, lasts):
+                a, b = packing.offsets[i], packing.offsets[j]
+                assert a + sizes[i] <= b or b + sizes[j] <= a
+
+
+def test_a_model_too_large_to_search_gets_the_heuristic_placement_without_recursing() -> None:
+    sizes, firsts, lasts = hard_copies(1000 // len(hard_copies(1)[0]) + 1)  # deeper than Python's stack
+    packing = pack(sizes, firsts, lasts)
+    assert packing.nodes == 0 and packing.size >= packing.lower_bound

@@ -140,7 +140,8 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
     summary["recoveries"] = recoveries
     if plan.profile:
         try:
-            summary["profile"] = profile_ops(session, model, tensors[0], timeout=plan.invoke_timeout_s)
+            summary["profile"] = profile_ops(session, model, tensors[0],
+                                             timeout=plan.invoke_timeout_s or invoke_timeout(session, model))
         except ToolkitError as exc:
             store.finish_run(run_id, "done", summary)  # the inferences stand; only the profile is missing
             failure = ToolkitError(f"profiling failed: {exc.message}",

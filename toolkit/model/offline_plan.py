@@ -71,13 +71,13 @@ class ArenaPlan:
             lines.append(f"operators reordered: most bytes alive at once {self.original_lower_bound_bytes:,} -> "
                          f"{self.lower_bound_bytes:,} B" + ("" if self.order_exact else " (order search cut short)"))
         if not self.plan_written:
-            lines.append("no plan written: TFLite-Micro's own plan is as small")
+            lines.append("no plan written: TFLite-Micro's own plan is already as small")
         return lines
 
 
-def offline_offsets(data: bytes, node_limit: int = DEFAULT_NODE_LIMIT) -> tuple[tuple[int, ...], bool]:
-    """Offsets for every tensor of the model (ONLINE where TFLM places it) from the search, and
-    whether the search proved its placement optimal."""
+def offline_offsets(data: bytes, node_limit: int = DEFAULT_NODE_LIMIT) -> tuple[tuple[int, ...], bool, int]:
+    """Offsets for every tensor of the model (ONLINE where TFLM places it) from the search, whether
+    the search proved its placement optimal, and the size of that placement."""
     graphs = read_subgraphs(data)
     buffers, _ = head_buffers(data)
     greedy = place_head(data, None).buffers
@@ -94,14 +94,14 @@ def offline_offsets(data: bytes, node_limit: int = DEFAULT_NODE_LIMIT) -> tuple[
         for tensor in graph.tensors:
             if tensor.variable:
                 offsets[tensor.index] = ONLINE
-    return tuple(offsets), packing.proven_optimal
+    return tuple(offsets), packing.proven_optimal, packing.size
 
 
 def plan_model(data: bytes, reorder: bool = True, replan: bool = False, node_limit: int = DEFAULT_NODE_LIMIT,
                state_limit: int = DEFAULT_STATE_LIMIT) -> ArenaPlan:
     """The model with an offline memory plan (and its operators reordered when that lowers the peak)."""
     data = parse_model(bytes(data)).data  # refuses what is not a readable .tflite model
-    if read_offline_offsets(data) is not None and not replan:
+    if not replan and read_offline_offsets(data) is not None:  # --replan also mends a plan it cannot read
         raise ModelError("the model already carries an offline memory plan (OfflineMemoryAllocation metadata)",
                          "plan the model it was made from, or re-plan it with --replan")
     greedy = place_head(data, None)
@@ -112,13 +112,14 @@ def plan_model(data: bytes, reorder: bool = True, replan: bool = False, node_lim
     best = None
     for order in orders:
         source = data if order == identity else rewrite_model(data, order)
-        offsets, optimal = offline_offsets(source, node_limit)
+        offsets, proven, packed = offline_offsets(source, node_limit)
         head = place_head(source, offsets)
+        optimal = proven and head.size == packed  # TFLM places scratch and variable buffers around the plan
         if best is None or head.size < best[1].size:
             best = (order, head, source, offsets, optimal)
     order, head, source, offsets, optimal = best
     order_exact = chosen is not None and chosen.exact
-    written = head.size <= greedy.size or replan
+    written = head.size < greedy.size
     if not written:
         return ArenaPlan(data, greedy.size, greedy.size, greedy.lower_bound, greedy.lower_bound, identity,
                          False, order_exact, False)

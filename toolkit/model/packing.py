@@ -21,11 +21,14 @@ returned).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 DEFAULT_NODE_LIMIT = 20_000
+DEFAULT_SECONDS = 2.0
+MAX_SEARCH_BUFFERS = 600  # the search recurses once per buffer; Python's stack allows about 1000
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,13 @@ class _Problem:
 
 
 class _Search:
-    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int) -> None:
+    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int, seconds: float) -> None:
         self.p = problem
         self.best = best
         self.best_size = problem.height(best)
         self.lower_bound = lower_bound
         self.node_limit = node_limit
+        self.deadline = time.monotonic() + seconds  # each node costs more on larger models: bound the time too
         self.nodes = 0
         self.complete = True
 
@@ -101,7 +105,7 @@ class _Search:
                 self.best, self.best_size = list(offsets), height
             return
         self.nodes += 1
-        if self.nodes > self.node_limit:
+        if self.nodes > self.node_limit or time.monotonic() > self.deadline:
             self.complete = False
             return
         p = self.p
@@ -132,9 +136,10 @@ class _Search:
 
 
 def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[int] | None = None,
-         node_limit: int = DEFAULT_NODE_LIMIT) -> Packing:
+         node_limit: int = DEFAULT_NODE_LIMIT, seconds: float = DEFAULT_SECONDS) -> Packing:
     """Offsets for the buffers (positive sizes) in the least memory the search finds; ``initial``
-    is a valid placement to start from (e.g. TFLM's own)."""
+    is a valid placement to start from (e.g. TFLM's own). The search recurses once per buffer:
+    past MAX_SEARCH_BUFFERS only the heuristic orders are tried."""
     if not sizes:
         return Packing((), 0, 0, True, 0)
     p = _Problem(sizes, firsts, lasts)
@@ -145,8 +150,10 @@ def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[in
               sorted(index, key=lambda i: (-sizes[i] * (lasts[i] - firsts[i] + 1), i)),
               sorted(index, key=lambda i: (firsts[i], -sizes[i]))]
     starts = [p.first_fit(order) for order in orders] + ([list(initial)] if initial is not None else [])
-    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit)
-    fits = [0] * p.n
-    search.run([-1] * p.n, fits, 0, -1, np.ones(p.n, dtype=bool), 0)
+    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit, seconds)
+    if p.n > MAX_SEARCH_BUFFERS:
+        search.complete = False
+    else:
+        search.run([-1] * p.n, [0] * p.n, 0, -1, np.ones(p.n, dtype=bool), 0)
     optimal = search.best_size <= lower_bound or search.complete
     return Packing(tuple(search.best), search.best_size, lower_bound, optimal, search.nodes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 
+from toolkit.errors import ModelError
 from toolkit.model.plan_metadata import OFFLINE_PLAN_NAME, encode_offline_offsets, plan_buffer_index
 
 DATA_ALIGNMENT = 16
@@ -50,6 +51,7 @@ def rewrite_model(data: bytes, order: tuple[int, ...] | None = None, offsets: tu
     offline plan (replacing the plan it has, in that plan's buffer)."""
     s = _schema()
     model = s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
+    _refuse_data_past_the_flatbuffer(model)
     if order is not None:
         main = model.subgraphs[0]
         main.operators = [main.operators[i] for i in order]
@@ -71,3 +73,12 @@ def rewrite_model(data: bytes, order: tuple[int, ...] | None = None, offsets: tu
     builder = flatbuffers.Builder(len(data) + 4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def _refuse_data_past_the_flatbuffer(model) -> None:
+    """Models over 2 GB keep buffers (and large custom options) after the flatbuffer, by offset:
+    packing the flatbuffer again would leave them pointing at bytes it no longer has."""
+    if any(buffer.offset > 1 for buffer in model.buffers or []) or any(
+            op.largeCustomOptionsSize for graph in model.subgraphs or [] for op in graph.operators or []):
+        raise ModelError("this model keeps data after its flatbuffer (buffer offsets), which espml plan cannot rewrite",
+                         "plan the model as the converter writes it without --large-model layout")
