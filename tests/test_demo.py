@@ -32,9 +32,10 @@ def test_demo_trains_and_converts_in_a_relative_work_folder(tmp_path: Path, monk
     result = json.loads((tmp_path / "demo.json").read_text())
     assert result["model_source"] == "trained, optimised and converted now"
     stages = result["stages"]
-    assert [s["stage"] for s in stages] == ["original", "fold", "separable", "prune", "lowrank", "quantize"]
+    assert [s["stage"] for s in stages] == ["original", "fold", "separable", "prune", "lowrank", "quantize", "plan"]
     assert stages[0]["accuracy"] >= 0.97
     assert stages[0]["accuracy"] - stages[-1]["accuracy"] <= 0.005  # the 0.5-point budget
     assert stages[-1]["tflite_bytes"] < 60_000
+    assert stages[-1]["arena_head_bytes"] <= stages[-2]["arena_head_bytes"]
     assert result["bench"]["outputs_match_reference"]
     assert result["bench"]["accuracy"] == result["bench"]["host_accuracy"]

@@ -131,6 +131,8 @@ def _expected_answer(request: dict) -> MsgType | ErrorCode:
         return ErrorCode.UPLOAD_STATE
     if kind == MsgType.GET_OUTPUT:
         return ErrorCode.BAD_TENSOR  # a fresh agent has no output yet
+    if kind == MsgType.PROFILE:
+        return ErrorCode.UNKNOWN_TYPE  # the agent cannot time single ops (docs/protocol.md)
     if kind == MsgType.SET_INPUT:
         chunk = TensorChunk.unpack(bytes.fromhex(request["payload"]))
         fits = chunk.index == 0 and chunk.total == 64 and chunk.offset + len(chunk.data) <= 64

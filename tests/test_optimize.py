@@ -17,7 +17,7 @@ from toolkit.optimize.fold import clean_up  # noqa: E402
 from toolkit.optimize.graph import trace  # noqa: E402
 from toolkit.optimize.lowrank import factorise, factorise_conv, factorise_linear  # noqa: E402
 from toolkit.optimize.measure import macs, parameters  # noqa: E402
-from toolkit.optimize.pipeline import Data, Sequence, parse_order  # noqa: E402
+from toolkit.optimize.pipeline import DEFAULT_ORDER, STAGES, Data, Sequence, parse_order  # noqa: E402
 from toolkit.optimize.prune import find_groups, prune  # noqa: E402
 from toolkit.optimize.separable import separable  # noqa: E402
 from toolkit.reference import build_reference_cnn, build_residual_cnn  # noqa: E402
@@ -229,6 +229,23 @@ def test_pruning_sees_through_layers_an_earlier_stage_replaced() -> None:
     assert outputs(pruned).shape == (16, 10)
 
 
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_default_order_fine_tunes_with_batchnorm_then_folds_it_all(name: str) -> None:
+    """Folding comes last by default: the stages before it keep BatchNorm (so their fine-tuning
+    trains a normalised network), and it still folds every BatchNorm they left, exactly."""
+    assert DEFAULT_ORDER[-3:] == ("fold", "quantize", "plan")
+    torch.manual_seed(0)
+    model = FAMILIES[name]().eval()
+    randomise_batchnorm(model)
+    batchnorms = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    for key in DEFAULT_ORDER[:-3]:
+        model = STAGES[key].apply(model, X16, STAGES[key].strengths[0], [])
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == batchnorms, key
+    folded = clean_up(model, X16)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert torch.allclose(outputs(model, X16), outputs(folded, X16), atol=1e-4)
+
+
 def test_convert_no_longer_imports_optimize() -> None:
     """The convert <-> optimize cycle is gone: convert stands alone, optimize uses it."""
     import subprocess
@@ -308,8 +325,18 @@ def test_stage_order_is_checked() -> None:
     assert parse_order("prune, fold,quantize") == ["prune", "fold", "quantize"]
     with pytest.raises(ToolkitError, match="unknown stage"):
         parse_order("fold,squash")
-    with pytest.raises(ToolkitError, match="last"):
+    with pytest.raises(ToolkitError, match="quantize must come after"):
         parse_order("quantize,fold")
+    with pytest.raises(ToolkitError, match="plan works on the int8 model"):
+        parse_order("fold,plan,quantize")
+    assert parse_order("fold,quantize,plan")[-1] == "plan"
+
+
+def test_the_cli_default_order_is_the_pipelines() -> None:
+    from toolkit.cli import build_parser
+
+    args = build_parser().parse_args(["optimize", "--model", "m:f"])
+    assert tuple(parse_order(args.stages)) == DEFAULT_ORDER
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -344,9 +371,17 @@ def test_cli_writes_model_report_and_onnx(tmp_path: Path) -> None:
     torch.save(model.state_dict(), tmp_path / "w.pt")
     out = tmp_path / "out"
     assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn", "--weights", str(tmp_path / "w.pt"),
-                 "--stages", "fold,prune,quantize", "--budget", "2", "--out", str(out)]) == 0
+                 "--stages", "fold,prune,quantize,plan", "--budget", "2", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert [r["stage"] for r in report["rows"]] == ["original", "fold", "prune", "quantize"]
+    assert [r["stage"] for r in report["rows"]] == ["original", "fold", "prune", "quantize", "plan"]
+    from toolkit.model import load_model as load_tflite
+    from toolkit.model.arena import plan_head
+    from toolkit.model.plan_metadata import read_offline_offsets
+
+    quantized, planned = report["rows"][-2:]
+    written = (out / "model_int8.tflite").read_bytes()
+    assert plan_head(load_tflite(written)).size == planned["arena_head_bytes"] <= quantized["arena_head_bytes"]
+    assert (read_offline_offsets(written) is not None) == (planned["status"] == "applied")
     assert report["final_tflite_bytes"] == (out / "model_int8.tflite").stat().st_size
     assert Path(report["onnx"]).exists() and (out / "report.md").read_text().startswith("| stage")
     assert "- prune: " in (out / "report.md").read_text()

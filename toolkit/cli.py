@@ -369,8 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how --data images become inputs (default 'scale=1/255' in their colour and size); "
                         "recorded next to the int8 model")
     p.add_argument("--budget", type=float, default=0.5, help="accuracy a stage may cost, in points (default 0.5)")
-    p.add_argument("--stages", default="fold,separable,prune,lowrank,quantize",
-                   help="order of stages: fold, separable, prune, lowrank, quantize (last)")
+    p.add_argument("--stages", default="separable,prune,lowrank,fold,quantize,plan",
+                   help="order of stages: separable, prune, lowrank, fold on the torch model, then quantize, "
+                        "then plan (an offline arena plan in the int8 model)")
     p.add_argument("--baseline", action="store_true", help="also convert the original to float32 TFLite for the ratio")
     p.add_argument("--out", default=".espml/optimize", help="folder for the int8 model, report.json/.md and ONNX")
     p.set_defaults(func=cmd_optimize)

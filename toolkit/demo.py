@@ -42,13 +42,13 @@ def conversion_available() -> bool:
 
 def build_model(work: Path, stages: list[dict]) -> tuple[bytes, Preprocess, np.ndarray, np.ndarray]:
     """Train the reference CNN, run the optimisation sequence and int8 conversion on it."""
-    from toolkit.optimize.pipeline import DEFAULT_ORDER, Data, Sequence
+    from toolkit.optimize.pipeline import FOLD_FIRST_ORDER, Data, Sequence
     from toolkit.reference import trained_reference
 
     model, split = trained_reference()
     data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES],
                 digits_preprocess())
-    result = Sequence(model, data, budget_points=0.5).run(list(DEFAULT_ORDER), work / "optimize")
+    result = Sequence(model, data, budget_points=0.5).run(list(FOLD_FIRST_ORDER), work / "optimize")
     stages += result.rows
     return result.tflite, result.preprocess, split.test_x, split.test_y
 

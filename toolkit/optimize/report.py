@@ -8,8 +8,8 @@ from pathlib import Path
 from toolkit.optimize.pipeline import Result
 
 COLUMNS = (("stage", "stage"), ("status", "status"), ("strength", "strength"), ("parameters", "params"), ("macs", "MACs"),
-           ("float_bytes", "float B"), ("tflite_bytes", "int8 B"), ("accuracy", "accuracy"),
-           ("agreement", "agreement"))
+           ("float_bytes", "float B"), ("tflite_bytes", "int8 B"), ("arena_head_bytes", "arena B"),
+           ("accuracy", "accuracy"), ("agreement", "agreement"))
 
 
 def cell(key: str, value) -> str:
@@ -50,7 +50,9 @@ def markdown(result: Result) -> str:
     lines += ["", "What each stage did:", ""]
     lines += [f"- {row['stage']}: {'; '.join(row['notes'])}" for row in result.rows if row.get("notes")]
     lines.append("\nStrength: the pruned fraction of channels (prune), the retained singular-value energy "
-                 "(lowrank), the least input channels a replaced convolution has (separable). A stage over the "
+                 "(lowrank), the least input channels a replaced convolution has (separable). Arena: the "
+                 "activations' share of TFLite-Micro's tensor arena (greedy after quantize, planned after plan). "
+                 "A stage over the "
                  "accuracy budget is retried weaker ('reduced to') or 'rolled back'. Agreement: top-1 agreement "
                  "with the original model on the held-out data.")
     lines += ["", *closing_lines(result)]
