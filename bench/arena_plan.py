@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from branchy_models import BRANCHY_MODELS, sample_inputs  # noqa: E402
+from toolkit.hil.suite import real_models  # noqa: E402
 from toolkit.model import load_model  # noqa: E402
 from toolkit.model.offline_plan import plan_model  # noqa: E402
 from toolkit.model.tflm import HostInterpreter  # noqa: E402
@@ -67,11 +67,8 @@ def main() -> int:
     parser.add_argument("--inputs", type=int, default=4, help="random input sets per model (default 4)")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
-    models = []
-    folder = os.environ.get("ESPML_REAL_MODELS")
-    if folder and Path(folder).is_dir():
-        models += [(p.stem, p.read_bytes(), "real") for p in sorted(Path(folder).glob("*.tflite"))]
-    else:
+    models = [(p.stem, p.read_bytes(), "real") for p in real_models()]
+    if not models:
         print("ESPML_REAL_MODELS is not set: real models skipped")
     models += [(f"branchy {name}", build(), "generated") for name, build in BRANCHY_MODELS.items()]
     rows = [measure(name, data, kind, args.inputs) for name, data, kind in models]

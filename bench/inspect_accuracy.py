@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ import tf_models  # noqa: E402
 from generated_models import random_model  # noqa: E402
 from stateful_models import STATEFUL_MODELS  # noqa: E402
 from toolkit.boards import get_board  # noqa: E402
+from toolkit.hil.suite import real_models  # noqa: E402
 from toolkit.model import load_model  # noqa: E402
 from toolkit.model.inspect import inspect_model  # noqa: E402
 from toolkit.model.tflm import HostInterpreter  # noqa: E402
@@ -72,11 +72,8 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
     board = get_board("esp32s3-r8")
-    models = []
-    folder = os.environ.get("ESPML_REAL_MODELS")
-    if folder and Path(folder).is_dir():
-        models += [(p.stem, p.read_bytes(), "real") for p in sorted(Path(folder).glob("*.tflite"))]
-    else:
+    models = [(p.stem, p.read_bytes(), "real") for p in real_models()]
+    if not models:
         print("ESPML_REAL_MODELS is not set: real models skipped")
     models.append(("reference digits CNN", (ROOT / "fixtures" / "reference" / "digits_cnn_int8.tflite").read_bytes(),
                    "reference"))

@@ -10,6 +10,8 @@ import pytest
 # (tests/test_sanitizers.py adds AddressSanitizer in a child process).
 os.environ.setdefault("ESPML_HOST_PORT_SANITIZE", "undefined")
 
+from toolkit.hil.suite import real_models  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 REFERENCE_MODEL = FIXTURES / "reference" / "digits_cnn_int8.tflite"
@@ -30,13 +32,6 @@ def heldout_nhwc() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "results.sqlite"
-
-
-def real_models() -> list[Path]:
-    folder = os.environ.get("ESPML_REAL_MODELS")
-    if not folder or not Path(folder).is_dir():
-        return []
-    return sorted(Path(folder).glob("*.tflite"))
 
 
 def real_model_params():

@@ -58,11 +58,15 @@ def suite_models(suite_file: str | None = None) -> list[SuiteModel]:
     when given, else the reference model and the models in ESPML_REAL_MODELS."""
     if suite_file:
         return _from_file(Path(suite_file))
-    models = [SuiteModel("digits_cnn_int8", "bundled")]
+    return [SuiteModel("digits_cnn_int8", "bundled")] + [SuiteModel(path.stem, str(path)) for path in real_models()]
+
+
+def real_models() -> list[Path]:
+    """The ``.tflite`` files in the folder ESPML_REAL_MODELS names (none when it is unset)."""
     folder = os.environ.get("ESPML_REAL_MODELS")
-    if folder and Path(folder).is_dir():
-        models += [SuiteModel(path.stem, str(path)) for path in sorted(Path(folder).glob("*.tflite"))]
-    return models
+    if not folder or not Path(folder).is_dir():
+        return []
+    return sorted(Path(folder).glob("*.tflite"))
 
 
 def _from_file(path: Path) -> list[SuiteModel]:
