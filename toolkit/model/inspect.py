@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from toolkit.boards import Board
-from toolkit.boards.firmware import firmware_ops
+from toolkit.boards.firmware import ESP_NN_COMPONENTS, firmware_ops
 from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
 from toolkit.model.offline_plan import ArenaPlan, plan_model
@@ -139,6 +139,8 @@ class InspectReport:
             "parameters": self.parameters,
             "estimated_latency_ms": self.estimated_latency_ms,
             "esp_nn": self.esp_nn,
+            # the firmware components the ESP-NN estimates assume (None: plain C kernels)
+            "esp_nn_components": dict(ESP_NN_COMPONENTS) if self.esp_nn else None,
             "fits": self.fits,
             "unsupported_ops": list(dict.fromkeys(p.op for p in self.problems)),
             "problems": [asdict(p) for p in self.problems],

@@ -1,5 +1,5 @@
 /* Declaration-only mirror for the link check: only what the port uses.
- * espressif/esp-tflite-micro v1.3.4: tensorflow/lite/c/common.h includes
+ * espressif/esp-tflite-micro v1.3.8 (the pinned release, device/main/idf_component.yml; what the port uses is unchanged since v1.3.4): tensorflow/lite/c/common.h includes
  * tensorflow/lite/core/c/common.h, which includes tensorflow/lite/core/c/c_api_types.h.
  * The component adds -DTF_LITE_STATIC_MEMORY to its users (CMakeLists.txt:
  * target_compile_options(${COMPONENT_LIB} INTERFACE -DTF_LITE_STATIC_MEMORY)), which selects the

@@ -1,7 +1,7 @@
 /* Declaration-only mirror for the link check: only what the port uses.
- * espressif/esp-tflite-micro v1.3.4: tensorflow/lite/micro/micro_interpreter.h; for
+ * espressif/esp-tflite-micro v1.3.8 (the pinned release, device/main/idf_component.yml; what the port uses is unchanged since v1.3.4): tensorflow/lite/micro/micro_interpreter.h; for
  * MicroAllocator::used_bytes tensorflow/lite/micro/micro_allocator.h (defined in
- * micro_allocator.cc). arena_used_bytes() exists in v1.3.4 (inline, calling used_bytes()). */
+ * micro_allocator.cc). arena_used_bytes() exists in v1.3.4 .. v1.3.8 (inline, calling used_bytes()). */
 #ifndef TENSORFLOW_LITE_MICRO_MICRO_INTERPRETER_H_
 #define TENSORFLOW_LITE_MICRO_MICRO_INTERPRETER_H_
 

@@ -1,5 +1,5 @@
 /* Declaration-only mirror for the link check: only what the port uses.
- * espressif/esp-tflite-micro v1.3.4: tensorflow/lite/micro/micro_mutable_op_resolver.h.
+ * espressif/esp-tflite-micro v1.3.8 (the pinned release, device/main/idf_component.yml; what the port uses is unchanged since v1.3.4): tensorflow/lite/micro/micro_mutable_op_resolver.h.
  * MicroMutableOpResolver<N> is a class template defined in the header, so the port instantiates
  * its members: the bodies below keep exactly the calls the real ones make (the registration
  * functions, the parsers, MicroPrintf, strcmp, abort), which is what the link must resolve. */
@@ -236,7 +236,7 @@ class MicroMutableOpResolver : public MicroOpResolver {
   }
 
   /* The Add* methods the port calls (device/port/esp_idf/op_resolver.h), with the real default
-   * arguments and parsers (AddResizeNearestNeighbor takes no registration in v1.3.4). */
+   * arguments and parsers (AddResizeNearestNeighbor takes no registration, v1.3.4 to v1.3.8). */
   TfLiteStatus AddAdd(const TFLMRegistration& registration = Register_ADD()) {
     return AddBuiltin(BuiltinOperator_ADD, registration, ParseAdd);
   }

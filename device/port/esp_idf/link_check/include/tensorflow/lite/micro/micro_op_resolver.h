@@ -1,5 +1,5 @@
 /* Declaration-only mirror for the link check: only what the port uses.
- * espressif/esp-tflite-micro v1.3.4:
+ * espressif/esp-tflite-micro v1.3.8 (the pinned release, device/main/idf_component.yml; what the port uses is unchanged since v1.3.4):
  *   tensorflow/lite/micro/micro_op_resolver.h       class MicroOpResolver
  *   tensorflow/lite/micro/micro_common.h            struct TFLMRegistration (global namespace)
  *   tensorflow/lite/micro/tflite_bridge/flatbuffer_conversions_bridge.h

@@ -1,5 +1,5 @@
 /* Declaration-only mirror for the link check: only what the port uses.
- * espressif/esp-tflite-micro v1.3.4: tensorflow/lite/schema/schema_generated.h (flatc output). */
+ * espressif/esp-tflite-micro v1.3.8 (the pinned release, device/main/idf_component.yml; what the port uses is unchanged since v1.3.4): tensorflow/lite/schema/schema_generated.h (flatc output). */
 #ifndef FLATBUFFERS_GENERATED_SCHEMA_TFLITE_H_
 #define FLATBUFFERS_GENERATED_SCHEMA_TFLITE_H_
 
