@@ -41,12 +41,15 @@ def edit(path: Path, pattern: str, replacement: str, count: int = 0) -> None:
 def test_port_compiles_and_links_clean_for_idf_5_2_and_5_5(tmp_path: Path) -> None:
     result = run_check(DEVICE, "--build", str(tmp_path), "--verbose")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ESP-IDF 5.2 headers:" in result.stdout and "ESP-IDF 5.5 headers:" in result.stdout
+    for profile in ("5.2.0", "5.2", "5.5"):
+        assert f"ESP-IDF {profile} headers:" in result.stdout
     assert "FAIL" not in result.stdout
     # The macros end in the real functions: ESP_LOGx (esp_log_write in 5.2, esp_log in 5.5),
     # recursive mutexes, critical sections, xTaskCreate.
     for symbol in ("U esp_log_write", "U esp_log\n", "U xQueueTakeMutexRecursive", "U xPortEnterCriticalTimeout",
-                   "U xTaskCreatePinnedToCore", "U tflite::MicroAllocator::used_bytes() const"):
+                   "U xTaskCreatePinnedToCore", "U tflite::MicroAllocator::used_bytes() const",
+                   # -fuse-cxa-atexit, as ESP-IDF compiles C++: static objects' destructors registered
+                   "U __cxa_atexit", "U __dso_handle"):
         assert symbol in result.stdout, symbol
     assert (tmp_path / "idf5.2" / "espml_firmware.o").stat().st_size > 0
 
@@ -102,3 +105,22 @@ def test_an_allowlisted_symbol_its_header_does_not_declare_fails(device_copy: Pa
     result = run_check(device_copy, "--idf", "5.2")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "esp_restart: include/esp_timer.h does not declare esp_restart" in result.stdout
+
+
+def test_core_c_compiles_as_gnu17_like_esp_idf(device_copy: Path) -> None:
+    """ESP-IDF compiles C as gnu17: `typeof` is a keyword there (not in -std=c11)."""
+    edit(device_copy / "core" / "espml_crc32.c", r"\Z", "\nstatic typeof(int) espml_gnu17_probe(void) { return 0; }\n"
+         "int (*espml_gnu17_use)(void) = espml_gnu17_probe;\n")
+    result = run_check(device_copy, "--idf", "5.2")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_i2c_device_config_follows_the_release(device_copy: Path) -> None:
+    """scl_wait_us exists from v5.2.2: setting it fails against the v5.2.0 headers only."""
+    edit(device_copy / "port" / "esp_idf" / "power_sensor.cc", r"(device_config\.scl_speed_hz = 400000;)",
+         r"\1\n    device_config.scl_wait_us = 0;")
+    result = run_check(device_copy, "--idf", "5.2.0", "--idf", "5.2", "--idf", "5.5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ESP-IDF 5.2.0 headers: 15 sources, not linked: FAIL" in result.stdout
+    assert "scl_wait_us" in result.stdout
+    assert "ESP-IDF 5.2 headers: 15 sources, 14" in result.stdout and "ESP-IDF 5.5 headers: 15 sources, 14" in result.stdout

@@ -14,8 +14,8 @@ header) and linked into one relocatable object:
      leaves the C++ side referring to mangled espml_* names the C objects do not define;
   3. app_main must be defined with C linkage.
 
-Run once per ESP-IDF release the headers describe where the used APIs differ (--idf, default 5.2
-and 5.5). Stdlib only:
+Run once per ESP-IDF release the headers describe where the used APIs differ (--idf, default 5.2.0,
+5.2 and 5.5). Stdlib only:
 
     python3 device/port/esp_idf/link_check/check.py [--build DIR] [--idf 5.2] [--verbose]
 
@@ -43,17 +43,21 @@ PORT = HERE.parent
 DEVICE = PORT.parent.parent
 CORE = DEVICE / "core"
 
-PROFILES = ("5.2", "5.5")  # v5.2 also stands for 5.3 and 5.4 (see include/sdkconfig.h)
+# ESP-IDF release -> (minor, patch) the headers describe: v5.2.0/5.2.1; v5.2.2 and later, which
+# also stands for 5.3 and 5.4 where the used APIs are the same (see include/sdkconfig.h); v5.5.
+PROFILES = {"5.2.0": (2, 0), "5.2": (2, 2), "5.5": (5, 0)}
 
-C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
+# ESP-IDF: C with -std=gnu17 (tools/cmake/build.cmake, v5.2 .. v5.5).
+C_FLAGS = ["-std=gnu17", "-O2", "-Wall", "-Wextra", "-Werror"]
 # ESP-IDF: C++ with -std=gnu++2b, -fno-exceptions and -fno-rtti (the defaults of
 # CONFIG_COMPILER_CXX_EXCEPTIONS / _RTTI), -Werror=all with -Wno-unused-parameter and
 # -Wno-sign-compare (CMakeLists.txt, tools/cmake/build.cmake); -O2 is CONFIG_COMPILER_OPTIMIZATION_PERF
 # (device/sdkconfig.defaults). ESP-IDF defines _GNU_SOURCE for every source (build.cmake), which
-# makes newlib declare fopencookie. The Xtensa GCC is built without __cxa_atexit. esp-tflite-micro
-# adds -DTF_LITE_STATIC_MEMORY to its users.
+# makes newlib declare fopencookie. ESP-IDF compiles C++ with -fuse-cxa-atexit (build.cmake): the
+# destructors of static objects are registered with __cxa_atexit(..., &__dso_handle).
+# esp-tflite-micro adds -DTF_LITE_STATIC_MEMORY to its users.
 CXX_FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-sign-compare",
-             "-fno-exceptions", "-fno-rtti", "-fno-use-cxa-atexit", "-D_GNU_SOURCE", "-DTF_LITE_STATIC_MEMORY"]
+             "-fno-exceptions", "-fno-rtti", "-fuse-cxa-atexit", "-D_GNU_SOURCE", "-DTF_LITE_STATIC_MEMORY"]
 # Host-only noise kept out of the symbol table: PIC/GOT, stack protector, fortified calls.
 HOST_FLAGS = ["-fno-pic", "-fno-stack-protector", "-U_FORTIFY_SOURCE"]
 
@@ -181,7 +185,7 @@ def compile_all(jobs: list[list[str]]) -> list[str]:
 
 def check_profile(profile: str, build: Path, tools: dict[str, str], allowed: dict[str, str]) -> Result:
     result = Result(profile)
-    minor = profile.split(".")[1]
+    minor, patch = PROFILES[profile]
     out_dir = build / f"idf{profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -197,6 +201,7 @@ def check_profile(profile: str, build: Path, tools: dict[str, str], allowed: dic
     for source in cxx_sources:
         obj = out_dir / f"port_{source.stem}.o"
         jobs.append([tools["cxx"], f"-std={tools['std']}", *CXX_FLAGS, *HOST_FLAGS, f"-DLINK_CHECK_IDF_MINOR={minor}",
+                     f"-DLINK_CHECK_IDF_PATCH={patch}",
                      *includes, "-c", str(source), "-o", str(obj)])
         objects.append(obj)
     result.problems += compile_all(jobs)

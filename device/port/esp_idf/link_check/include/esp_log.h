@@ -50,8 +50,9 @@ uint32_t esp_log_timestamp(void);
 #define LOG_LOCAL_LEVEL CONFIG_LOG_MAXIMUM_LEVEL
 #endif
 
-#if LINK_CHECK_IDF_MINOR < 4
-/* components/log/include/esp_log.h (v5.2, v5.3): colours when CONFIG_LOG_COLORS (default y) */
+#if CONFIG_LOG_COLORS && LINK_CHECK_IDF_MINOR < 4
+/* components/log/include/esp_log.h (v5.2, v5.3): colours when CONFIG_LOG_COLORS (Kconfig default y;
+ * device/sdkconfig.defaults turns it off, so this branch is not taken) */
 #define LOG_COLOR_RED     "31"
 #define LOG_COLOR_BROWN   "33"
 #define LOG_COLOR_GREEN   "32"
@@ -63,7 +64,8 @@ uint32_t esp_log_timestamp(void);
 #define LOG_COLOR_D
 #define LOG_COLOR_V
 #else
-/* v5.4: components/log/include/esp_log_color.h, CONFIG_LOG_COLORS now default n (#if CONFIG_LOG_COLORS
+/* v5.2, v5.3 without CONFIG_LOG_COLORS: the #else of esp_log.h, empty colours;
+ * v5.4: components/log/include/esp_log_color.h, CONFIG_LOG_COLORS now default n (#if CONFIG_LOG_COLORS
  * ... #else); v5.5: esp_log_color.h, ESP_LOG_COLOR_DISABLED (1) (esp_log_config.h: !CONFIG_LOG_COLORS) */
 #define LOG_RESET_COLOR   ""
 #define LOG_COLOR_E       ""

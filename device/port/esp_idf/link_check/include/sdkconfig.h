@@ -4,12 +4,15 @@
  * the options that the other headers here consult, with the value this firmware builds with:
  * device/sdkconfig.defaults where it sets one, else the Kconfig default (cited).
  *
- * LINK_CHECK_IDF_MINOR (set by check.py: 2 or 5) selects which ESP-IDF 5.x minor release the
- * headers describe where the APIs the port uses differ between v5.2 and v5.5. */
+ * LINK_CHECK_IDF_MINOR and LINK_CHECK_IDF_PATCH (set by check.py: 5.2.0, 5.2.2 or 5.5.0) select
+ * the ESP-IDF release the headers describe where the APIs the port uses differ. */
 #pragma once
 
 #ifndef LINK_CHECK_IDF_MINOR
 #define LINK_CHECK_IDF_MINOR 2
+#endif
+#ifndef LINK_CHECK_IDF_PATCH
+#define LINK_CHECK_IDF_PATCH 0
 #endif
 
 /* device/sdkconfig.defaults: CONFIG_FREERTOS_HZ=1000 */
@@ -20,11 +23,9 @@
 #define CONFIG_LOG_DEFAULT_LEVEL 3
 #define CONFIG_LOG_MAXIMUM_LEVEL 3
 
-/* components/log/Kconfig (v5.2, v5.3): LOG_COLORS default "y";
- * components/log/Kconfig.format (v5.4, v5.5): LOG_COLORS default n. */
-#if LINK_CHECK_IDF_MINOR < 4
-#define CONFIG_LOG_COLORS 1
-#endif
+/* CONFIG_LOG_COLORS is not defined on any release: device/sdkconfig.defaults sets LOG_COLORS=n
+ * (components/log/Kconfig, v5.2/v5.3: default y; Kconfig.format, v5.4/v5.5: default n), and
+ * kconfgen writes no #define for a bool that is n. */
 
 /* components/log/Kconfig (v5.2) / Kconfig.format (v5.5): LOG_TIMESTAMP_SOURCE default RTOS. */
 #define CONFIG_LOG_TIMESTAMP_SOURCE_RTOS 1

@@ -74,11 +74,19 @@ typedef struct {
     } flags;
 } i2c_master_bus_config_t;
 
-/* v5.3+ add scl_wait_us and flags.disable_ack_check after scl_speed_hz. */
+/* v5.2.0 and v5.2.1 end at scl_speed_hz; v5.2.2 (and 5.3 .. 5.5) add scl_wait_us (0: the
+ * register's default) and flags.disable_ack_check after it. The port zero-initialises the struct
+ * and sets the first three, so both layouts get the defaults. */
 typedef struct {
     i2c_addr_bit_len_t dev_addr_length;
     uint16_t device_address;
     uint32_t scl_speed_hz;
+#if LINK_CHECK_IDF_MINOR > 2 || LINK_CHECK_IDF_PATCH >= 2
+    uint32_t scl_wait_us;
+    struct {
+        uint32_t disable_ack_check: 1;
+    } flags;
+#endif
 } i2c_device_config_t;
 
 esp_err_t i2c_new_master_bus(const i2c_master_bus_config_t *bus_config, i2c_master_bus_handle_t *ret_bus_handle);
