@@ -11,12 +11,18 @@ import random
 from dataclasses import dataclass
 
 NOISE_TEXT = b"\r\nESP-ROM:esp32s3-20210327\r\nrst:0xc (RTC_SW_CPU_RST),boot:0x8 (SPI_FAST_FLASH_BOOT)\r\n"
+# What ESP-IDF's task watchdog ISR prints (ESP_EARLY_LOGE, straight into the USB-Serial/JTAG FIFO,
+# whatever frame is being sent) when an idle task it watches has not run for its time-out.
+WATCHDOG_TEXT = (b"E (5123) task_wdt: Task watchdog got triggered. The following tasks/users did not reset the "
+                 b"watchdog in time:\r\nE (5123) task_wdt:  - IDLE0 (CPU 0)\r\nE (5123) task_wdt: Tasks currently "
+                 b"running:\r\nE (5123) task_wdt: CPU 0: main\r\nE (5123) task_wdt: CPU 1: IDLE1\r\n")
 
 
 @dataclass(frozen=True)
 class LinkFaults:
     """Rates per bit (flips) and per byte (drops, duplicates); a stall of ``stall_ms`` after every
-    ``stall_every`` bytes; boot-like text before every ``noise_every``-th write."""
+    ``stall_every`` bytes; boot-like text before every ``noise_every``-th write; task-watchdog text
+    spliced into the middle of every ``wdt_every``-th write (mid-frame, as the watchdog ISR does)."""
 
     flip: float = 0.0
     drop: float = 0.0
@@ -24,11 +30,13 @@ class LinkFaults:
     stall_ms: float = 0.0
     stall_every: int = 0
     noise_every: int = 0
+    wdt_every: int = 0
     seed: int = 0
 
     @property
     def active(self) -> bool:
-        return bool(self.flip or self.drop or self.dup or (self.stall_ms and self.stall_every) or self.noise_every)
+        return bool(self.flip or self.drop or self.dup or (self.stall_ms and self.stall_every) or self.noise_every
+                    or self.wdt_every)
 
 
 class FaultyLine:
@@ -53,6 +61,9 @@ class FaultyLine:
             out.append(value)
             if f.dup and self.random.random() < f.dup:
                 out.append(value)
+        if f.wdt_every and self.writes % f.wdt_every == 0:
+            middle = len(out) // 2
+            out[middle:middle] = WATCHDOG_TEXT
         return bytes(out)
 
     def stall_after(self, count: int) -> float:

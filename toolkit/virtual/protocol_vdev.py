@@ -6,6 +6,7 @@ Options: ``baud=N`` models a UART link at N baud 8N1 (default: native USB, unpac
 scales the simulated Invoke() time and ``corrupt_outputs=1`` flips a bit of every output (regressions to
 catch); link faults on both directions: ``flip=RATE`` (per bit), ``drop=RATE`` and ``dup=RATE`` (per
 byte), ``stall_ms=MS&stall_every=BYTES``, ``noise_every=N`` (boot-like text before every N-th write),
+``wdt_every=N`` (task-watchdog text spliced into the middle of every N-th write),
 ``seed=N``; ``power_cut_after=N`` (the supply fails after N more bytes written to flash, by esptool or
 by the firmware); ``hang_after=N`` / ``reset_after=N``
 model a board that stops answering or resets after N inferences, ``reset_every=N`` one that resets
@@ -32,7 +33,7 @@ _INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after",
 _BOOL_OPTIONS = ("realtime", "esp_nn", "sync_enters_download", "corrupt_outputs")
 _FLOAT_OPTIONS = ("slow",)
 _LINK_OPTIONS = {"flip": float, "drop": float, "dup": float, "stall_ms": float, "stall_every": int,
-                 "noise_every": int, "seed": int}
+                 "noise_every": int, "wdt_every": int, "seed": int}
 _INT_OPTIONS_MORE = ("power_cut_after",)
 
 
