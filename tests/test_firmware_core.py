@@ -171,15 +171,21 @@ def test_info_comes_from_the_chip() -> None:
 class Wire:
     """What the firmware sends, decoded; a hook can run inside the port's write."""
 
+    attached = True  # a host on the line that reads everything (toolkit/virtual/usb_link.py's interface)
+
     def __init__(self) -> None:
         self.bytes = bytearray()
         self.inside_write = None
 
-    def __call__(self, data: bytes, delay_s: float = 0.0) -> None:
+    def send(self, data: bytes, delay_s: float = 0.0, timeout_s: float = 0.0) -> bool:
         hook, self.inside_write = self.inside_write, None
         if hook:
             hook()  # before the driver has taken the bytes: the frame's buffer is still in use
         self.bytes += data
+        return True
+
+    def flush(self) -> None:
+        raise AssertionError("a host that reads everything never needs the queue flushed")
 
     def frames(self) -> list[Frame]:
         return [e for e in FrameDecoder().feed(bytes(self.bytes)) if isinstance(e, Frame)]

@@ -25,6 +25,7 @@ from toolkit.virtual.firmware import FirmwareImage, HostFirmware
 from toolkit.virtual.flash import FlashMemory, PowerCut
 from toolkit.virtual.link import PacedPipe
 from toolkit.virtual.rom import ResetReason, RomLoader, banner, invalid_header, repeat_while
+from toolkit.virtual.usb_link import UsbTx
 
 WATCHDOG_DELAY_S = 0.1  # esptool's RTC watchdog timeout, about 100 ms of the slow clock
 STRAP_SAMPLE_DELAY_S = 0.1  # the strap sample this long after EN rises (see set_lines)
@@ -75,6 +76,7 @@ class VirtualBoard:
         faulty = opts.link.active
         self.to_device = PacedPipe(opts.baud, opts.latency_us / 1e6, faults=FaultyLine(opts.link, 0) if faulty else None)
         self.to_host = PacedPipe(opts.baud, opts.latency_us / 1e6, faults=FaultyLine(opts.link, 1) if faulty else None)
+        self.usb = UsbTx(self.to_host)  # the firmware's frames pass the driver's TX buffer
         if opts.power_cut_after is not None:
             self.flash.cut_after = opts.power_cut_after
         self.mode = "off"  # "app", "rom", "halted" (nothing bootable) or "off" (in reset, no power)
@@ -177,8 +179,7 @@ class VirtualBoard:
         slots = [partitions[name] for name in MODEL_SLOTS]
         slot_size = min(self.options.slot_bytes or slots[0].size, *(p.size for p in slots))
         chip = SimulatedChip(self.board, self.options.esp_nn, self.options.realtime, self.faults)
-        self.app = HostFirmware(chip, self.flash, (slots[0].offset, slots[1].offset), slot_size, image,
-                                self.to_host.write)
+        self.app = HostFirmware(chip, self.flash, (slots[0].offset, slots[1].offset), slot_size, image, self.usb)
         self.mode = "app"
         self.app.boot()
 
@@ -252,6 +253,10 @@ class VirtualBoard:
                 self._stop.wait(0.05)
                 continue
             data = self.to_device.read_available(0.05)
+            if self.app is not None:
+                with self._lock:
+                    if self.app is not None:
+                        self.app.poll_link()  # as the firmware's reader does between reads
             if not data:
                 continue
             with self._lock:

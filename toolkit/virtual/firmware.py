@@ -15,6 +15,7 @@ from toolkit.virtual import host_port
 from toolkit.virtual.chip import LoadFailed, SimulatedChip
 from toolkit.virtual.flash import FlashMemory
 from toolkit.virtual import port_types as pt
+from toolkit.virtual.usb_link import WRITE_TIMEOUT_MS, UsbTx
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,18 @@ class HostFirmware:
     """One boot of the firmware: construct, ``boot()``, then ``receive()`` bytes from the host."""
 
     def __init__(self, chip: SimulatedChip, flash: FlashMemory, slot_offsets: tuple[int, int], slot_size: int,
-                 image: FirmwareImage, out: Callable[[bytes, float], None]) -> None:
+                 image: FirmwareImage, usb: UsbTx) -> None:
         self._lib = host_port.library()
         self.chip = chip
         self.flash = flash
         self.image = image
-        self._out = out
+        self.usb = usb
         self._errors: list[BaseException] = []
         self._model_address: int | None = None
         board = chip.board
         self._strings = [board.name.encode(), image.name.encode(), image.version.encode()]  # kept alive for C
         self._callbacks = {
-            "write": pt.WriteFn(self._guard(self._write, None)),
+            "write": pt.WriteFn(lambda ctx, data, length: None),  # replaced by the link below
             "model_load": pt.LoadFn(self._guard(self._load, pt.ERR_MODEL_INVALID)),
             "model_unload": pt.VoidFn(self._guard(self._unload, None)),
             "tensor": pt.TensorFn(self._guard(self._tensor, None)),
@@ -69,6 +70,9 @@ class HostFirmware:
         if not self._host:
             raise ValueError("model slots lie outside the flash")
         self._core = self._lib.espml_host_device_core(self._host)
+        self._link = (pt.SendFn(self._guard(self._send, 1)), pt.IntFn(self._guard(lambda ctx: int(usb.attached), 1)),
+                      pt.VoidFn(self._guard(lambda ctx: usb.flush(), None)))
+        self._lib.espml_host_device_set_link(self._host, *self._link, WRITE_TIMEOUT_MS)
 
     def close(self) -> None:
         if self._host:
@@ -83,6 +87,7 @@ class HostFirmware:
     def receive(self, data: bytes) -> None:
         if self.chip.hung:
             return
+        self._lib.espml_host_device_host_spoke(self._host)
         self._lib.espml_device_feed(self._core, data, len(data))
         self._raise_callback_errors()
 
@@ -94,6 +99,16 @@ class HostFirmware:
         """Raw text as TFLite-Micro's DebugLog writes it; the firmware sends it as LOG frames."""
         raw = text.encode()
         self._lib.espml_device_debug_write(self._core, raw, len(raw))
+
+    def poll_link(self) -> None:
+        """The reader's periodic look at the line (a host attached or left)."""
+        self._lib.espml_host_device_poll(self._host)
+
+    @property
+    def link_counts(self) -> dict[str, int]:
+        counts = (ctypes.c_uint32 * 3)()
+        self._lib.espml_host_device_link_counts(self._host, counts)
+        return dict(zip(("sent", "dropped", "flushes"), counts))
 
     @property
     def reset_requested(self) -> bool:
@@ -115,10 +130,10 @@ class HostFirmware:
             first, self._errors = self._errors[0], []
             raise first
 
-    def _write(self, ctx, data, length: int) -> None:
+    def _send(self, ctx, data, length: int, timeout_ms: int) -> int:
         if self.chip.hung or self.chip.reset_requested or not self.flash.powered:
-            return  # a chip without power, hung, or resetting sends nothing
-        self._out(ctypes.string_at(data, length), self.chip.take_answer_delay())
+            return 1  # a chip without power, hung, or resetting sends nothing
+        return int(self.usb.send(ctypes.string_at(data, length), self.chip.take_answer_delay(), timeout_ms / 1000))
 
     def _check_mapped(self) -> None:
         """The model lives in flash: reading it through a released mapping faults on a chip."""

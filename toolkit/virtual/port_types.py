@@ -34,6 +34,8 @@ InvokeFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes
 ProfileFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(OpTime), ctypes.c_uint32,
                              ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32))
 U32Fn = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+IntFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+SendFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_u8p, ctypes.c_size_t, ctypes.c_uint32)
 MemoryFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Memory))
 CurrentEndFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Current))
 

@@ -120,12 +120,17 @@ class Serial(SerialBase):
             raise SerialException("port is already open")
         self.board = board_for_url(self.portstr)
         self._owns_board = "id" not in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.portstr).query))
+        self.board.usb.host_opens()
         self.is_open = True
 
     def close(self) -> None:
-        """A board of its own powers off with its port; a shared (id=...) board keeps running."""
-        if self.is_open and self._owns_board and self.board is not None:
-            self.board.close()
+        """A board of its own powers off with its port; a shared (id=...) board keeps running, with
+        nobody reading its USB port until the next one opens."""
+        if self.is_open and self.board is not None:
+            if self._owns_board:
+                self.board.close()
+            else:
+                self.board.usb.host_closes()
         self.is_open = False
 
     def _board(self) -> VirtualBoard:

@@ -148,6 +148,7 @@ struct espml_host_device {
     espml_host_flash_t *flash;
     uint32_t slot_offset[2];
     int mapped[2]; /* flash is always readable here; this is what the firmware asked for */
+    espml_link_t link;
 };
 
 /* The port's ctx is the host device: the virtual board's callbacks are closures and ignore it. */
@@ -223,6 +224,35 @@ int espml_host_device_mapped(const espml_host_device_t *host, const uint8_t *add
         }
     }
     return 0;
+}
+
+static void link_write(void *ctx, const uint8_t *bytes, size_t length)
+{
+    espml_host_device_t *host = ctx;
+    espml_link_write(&host->link, bytes, length);
+}
+
+void espml_host_device_set_link(espml_host_device_t *host,
+                                int (*send)(void *ctx, const uint8_t *bytes, size_t length, uint32_t timeout_ms),
+                                int (*attached)(void *ctx), void (*flush)(void *ctx), uint32_t timeout_ms)
+{
+    espml_link_init(&host->link, timeout_ms);
+    host->link.send = send;
+    host->link.attached = attached;
+    host->link.flush = flush;
+    host->link.ctx = host;
+    host->port->write = link_write;
+}
+
+void espml_host_device_host_spoke(espml_host_device_t *host) { espml_link_host_spoke(&host->link); }
+
+void espml_host_device_poll(espml_host_device_t *host) { espml_link_poll(&host->link); }
+
+void espml_host_device_link_counts(const espml_host_device_t *host, uint32_t counts[3])
+{
+    counts[0] = host->link.frames_sent;
+    counts[1] = host->link.frames_dropped;
+    counts[2] = host->link.flushes;
 }
 
 size_t espml_host_port_size(void) { return sizeof(espml_port_t); }

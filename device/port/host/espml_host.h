@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "espml_device.h"
+#include "espml_link.h"
 #include "espml_port.h"
 
 #ifdef __cplusplus
@@ -40,6 +41,18 @@ void espml_host_device_free(espml_host_device_t *host);
 espml_device_t *espml_host_device_core(espml_host_device_t *host);
 /* Text to the device log (the host port's stand-in for ESP-IDF's log and TFLM's DebugLog). */
 void espml_host_device_log(espml_host_device_t *host, int level, const char *text);
+
+/* The link as the chip's USB-Serial/JTAG driver makes it (core/espml_link.h): from here on the
+ * firmware's frames go through the link policy to `send` (the virtual board's model of the
+ * driver's TX ring buffer and a host that may not read) instead of port->write. */
+void espml_host_device_set_link(espml_host_device_t *host,
+                                int (*send)(void *ctx, const uint8_t *bytes, size_t length, uint32_t timeout_ms),
+                                int (*attached)(void *ctx), void (*flush)(void *ctx), uint32_t timeout_ms);
+/* Bytes from the host are about to be fed; the host attached or left. */
+void espml_host_device_host_spoke(espml_host_device_t *host);
+void espml_host_device_poll(espml_host_device_t *host);
+/* Frames sent, dropped, and flushes of the queue since boot. */
+void espml_host_device_link_counts(const espml_host_device_t *host, uint32_t counts[3]);
 
 /* Whether the firmware holds a mapping of the slot that `address` lies in. A chip reading flash
  * through a mapping it released would read garbage or fault: the virtual chip checks this. */
