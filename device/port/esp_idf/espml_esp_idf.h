@@ -9,8 +9,10 @@
 #include "espml_device.h"
 #include "espml_port.h"
 
-// USB-Serial/JTAG: frames out, bytes in; ESP-IDF log lines and stdout/stderr (TFLite-Micro's
-// DebugLog) become LOG frames of `device`.
+// USB-Serial/JTAG or UART0 (Kconfig): frames out through the core's link policy (bounded
+// writes), bytes in; ESP-IDF log lines and stdout/stderr (TFLite-Micro's DebugLog) become LOG
+// frames of `device`, other tasks' printf goes through the driver. transport_read waits at most
+// one read slice (50 ms) and may return 0.
 esp_err_t transport_init(espml_port_t *port);
 void transport_route_logs(espml_device_t *device);
 size_t transport_read(uint8_t *buffer, size_t capacity);

@@ -26,7 +26,7 @@ extern "C" void app_main(void)
         halt("chip", err);
     }
     if ((err = transport_init(&port)) != ESP_OK) {
-        halt("USB-Serial/JTAG transport", err);  // nothing can be reported without it
+        halt("transport", err);  // nothing can be reported without it
     }
     if ((err = flash_slots_init(&port)) != ESP_OK) {
         halt("model partitions", err);

@@ -15,7 +15,7 @@ header) and linked into one relocatable object:
   3. app_main must be defined with C linkage.
 
 Run once per ESP-IDF release the headers describe where the used APIs differ (--idf, default 5.2.0,
-5.2 and 5.5). Stdlib only:
+5.2 and 5.5, and 5.2 / 5.5 with the UART0 transport). Stdlib only:
 
     python3 device/port/esp_idf/link_check/check.py [--build DIR] [--idf 5.2] [--verbose]
 
@@ -45,7 +45,9 @@ CORE = DEVICE / "core"
 
 # ESP-IDF release -> (minor, patch) the headers describe: v5.2.0/5.2.1; v5.2.2 and later, which
 # also stands for 5.3 and 5.4 where the used APIs are the same (see include/sdkconfig.h); v5.5.
-PROFILES = {"5.2.0": (2, 0), "5.2": (2, 2), "5.5": (5, 0)}
+# The "+uart0" profiles build the UART0 transport (main/Kconfig.projbuild) instead of USB-Serial/JTAG.
+PROFILES = {"5.2.0": (2, 0, False), "5.2": (2, 2, False), "5.5": (5, 0, False),
+            "5.2+uart0": (2, 2, True), "5.5+uart0": (5, 0, True)}
 
 # ESP-IDF: C with -std=gnu17 (tools/cmake/build.cmake, v5.2 .. v5.5).
 C_FLAGS = ["-std=gnu17", "-O2", "-Wall", "-Wextra", "-Werror"]
@@ -185,7 +187,7 @@ def compile_all(jobs: list[list[str]]) -> list[str]:
 
 def check_profile(profile: str, build: Path, tools: dict[str, str], allowed: dict[str, str]) -> Result:
     result = Result(profile)
-    minor, patch = PROFILES[profile]
+    minor, patch, uart0 = PROFILES[profile]
     out_dir = build / f"idf{profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -201,7 +203,7 @@ def check_profile(profile: str, build: Path, tools: dict[str, str], allowed: dic
     for source in cxx_sources:
         obj = out_dir / f"port_{source.stem}.o"
         jobs.append([tools["cxx"], f"-std={tools['std']}", *CXX_FLAGS, *HOST_FLAGS, f"-DLINK_CHECK_IDF_MINOR={minor}",
-                     f"-DLINK_CHECK_IDF_PATCH={patch}",
+                     f"-DLINK_CHECK_IDF_PATCH={patch}", *(["-DLINK_CHECK_UART0"] if uart0 else []),
                      *includes, "-c", str(source), "-o", str(obj)])
         objects.append(obj)
     result.problems += compile_all(jobs)

@@ -35,3 +35,12 @@
 #define CONFIG_LOG_VERSION_1 1
 #define CONFIG_LOG_VERSION 1
 #endif
+
+/* main/Kconfig.projbuild: choice ESPML_TRANSPORT, default ESPML_TRANSPORT_USB_SERIAL_JTAG; check.py
+ * builds the UART0 choice too (LINK_CHECK_UART0), with ESPML_UART_BAUD's default. */
+#ifdef LINK_CHECK_UART0
+#define CONFIG_ESPML_TRANSPORT_UART0 1
+#define CONFIG_ESPML_UART_BAUD 921600
+#else
+#define CONFIG_ESPML_TRANSPORT_USB_SERIAL_JTAG 1
+#endif

@@ -6,6 +6,7 @@
  * esp_driver_usb_serial_jtag (components/driver/CMakeLists.txt), so REQUIRES driver covers 5.2-5.5. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +33,16 @@ esp_err_t usb_serial_jtag_driver_install(usb_serial_jtag_driver_config_t *usb_se
 
 int usb_serial_jtag_read_bytes(void *buf, uint32_t length, TickType_t ticks_to_wait);
 
+/* Returns `size` when all of it went into the TX ring buffer (xRingbufferSend takes a whole item
+ * or nothing), 0 when it did not fit within ticks_to_wait. */
 int usb_serial_jtag_write_bytes(const void *src, size_t size, TickType_t ticks_to_wait);
+
+/* Frees both ring buffers (what they held is gone) and the interrupt. */
+esp_err_t usb_serial_jtag_driver_uninstall(void);
+
+/* True while SOF packets arrive from a host, whether or not a program has the port open; never
+ * on a charger (v5.2 .. v5.5: usb_serial_jtag_connection_monitor.c). */
+bool usb_serial_jtag_is_connected(void);
 
 #ifdef __cplusplus
 }
