@@ -14,6 +14,7 @@ typedef int esp_err_t;
 #define ESP_ERR_NO_MEM              0x101
 #define ESP_ERR_NOT_FOUND           0x105
 #define ESP_ERR_NOT_SUPPORTED       0x106
+#define ESP_ERR_NOT_FINISHED        0x10C
 
 const char *esp_err_to_name(esp_err_t code);
 

@@ -18,6 +18,15 @@ typedef struct tskTaskControlBlock * TaskHandle_t;
 #define taskENTER_CRITICAL( x )            portENTER_CRITICAL( x )
 #define taskEXIT_CRITICAL( x )             portEXIT_CRITICAL( x )
 
+/* freertos/idf_additions.h (included by the real FreeRTOS headers): a task pinned to one core. */
+BaseType_t xTaskCreatePinnedToCore( TaskFunction_t pxTaskCode,
+                                    const char * const pcName,
+                                    const configSTACK_DEPTH_TYPE usStackDepth,
+                                    void * const pvParameters,
+                                    UBaseType_t uxPriority,
+                                    TaskHandle_t * const pvCreatedTask,
+                                    const BaseType_t xCoreID );
+
 /* In ESP-IDF, xTaskCreate is a static inline function (configSUPPORT_DYNAMIC_ALLOCATION == 1) that
  * declares and calls xTaskCreatePinnedToCore(..., tskNO_AFFINITY). */
 #if ( configSUPPORT_DYNAMIC_ALLOCATION == 1 )
