@@ -112,6 +112,7 @@ class Serial(SerialBase):
 
     board: VirtualBoard | None = None
     _owns_board = False
+    _usb = None
 
     def open(self) -> None:
         if self._port is None:
@@ -120,7 +121,9 @@ class Serial(SerialBase):
             raise SerialException("port is already open")
         self.board = board_for_url(self.portstr)
         self._owns_board = "id" not in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.portstr).query))
-        self.board.usb.host_opens()
+        self._usb = getattr(self.board, "usb", None)  # MicroPython's board has no ESP-IDF driver model
+        if self._usb is not None:
+            self._usb.host_opens()
         self.is_open = True
 
     def close(self) -> None:
@@ -129,8 +132,8 @@ class Serial(SerialBase):
         if self.is_open and self.board is not None:
             if self._owns_board:
                 self.board.close()
-            else:
-                self.board.usb.host_closes()
+            elif self._usb is not None:
+                self._usb.host_closes()
         self.is_open = False
 
     def _board(self) -> VirtualBoard:
