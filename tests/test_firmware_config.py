@@ -78,3 +78,12 @@ def test_a_sensor_is_confirmed_by_a_register_read_after_the_probe() -> None:
     sampler = POWER.index("xTaskCreatePinnedToCore(")
     assert probe < confirm < sampler
     assert "config == 0xFFFF" in POWER
+
+
+def test_the_link_check_sdkconfig_defines_nothing_the_build_turns_off() -> None:
+    """kconfgen writes no #define for a bool set to n: the stand-in sdkconfig.h (every release it
+    describes) must not define one either (CONFIG_LOG_COLORS was defined for 5.2)."""
+    stand_in = (DEVICE / "port" / "esp_idf" / "link_check" / "include" / "sdkconfig.h").read_text()
+    defined = set(re.findall(r"^#define (CONFIG_\w+)", stand_in, re.MULTILINE))
+    off = {name for name, value in sdkconfig().items() if value == "n"}
+    assert "CONFIG_LOG_COLORS" in off and not (defined & off), defined & off
