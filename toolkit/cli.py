@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import threading
 from pathlib import Path
@@ -37,14 +38,26 @@ def _progress_callback(progress: Progress):
     return update
 
 
+def _json_safe(value):
+    """JSON has no NaN or Infinity: a figure that is not finite is written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def _write_json(path: str | None, data: dict) -> None:
     if path is None:
         return
+    text = json.dumps(_json_safe(data), indent=2, allow_nan=False)
     if path == "-":
-        console.print_json(json.dumps(data))
+        console.print_json(text)
         return
     try:
-        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+        Path(path).write_text(text + "\n")
     except OSError as exc:
         raise ToolkitError(f"cannot write {path}: {exc.strerror}", "give a writable path for --json") from None
 
