@@ -192,6 +192,29 @@ def test_a_lie_the_run_survives_gives_valid_json_and_inert_text(case, lie, comma
         assert figures["board"] == "[/oops]" and "[/oops]" in captured.out
 
 
+# Numbers a person mistypes: refused by the parser (exit 2) before any port, model or store is opened
+NUMBERS = [
+    ("bench: --n 0", ["bench", "--n", "0"], "--n"),
+    ("bench: --n -5", ["bench", "--n", "-5"], "--n"),
+    ("bench: --warmup -3", ["bench", "--warmup", "-3"], "--warmup"),
+    ("bench: --timeout nan", ["bench", "--timeout", "nan"], "--timeout"),
+    ("demo: --n -5", ["demo", "--n", "-5"], "--n"),
+]
+
+
+@pytest.mark.parametrize("case, argv, option", NUMBERS, ids=[c[0] for c in NUMBERS])
+def test_a_bad_number_exits_2_in_the_parser_naming_its_option(case, argv, option, tmp_path: Path, capsys) -> None:
+    db = tmp_path / "r.sqlite"
+    rest = ["--port", "/dev/ttyNOPE9", "--model", "/nonexistent/m.tflite", "--inputs", "/nonexistent"] \
+        if argv[0] == "bench" else ["--work", str(tmp_path / "work")]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, *rest, "--db", str(db)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and f"argument {option}:" in err[-1], err
+    assert "--inputs" not in err[-1] or argv[0] == "bench"
+    assert not db.exists() and not (tmp_path / "work").exists()
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 48 KB tmpfs: a disk that really fills up (mounting needs root, as CI has; skipped elsewhere)."""
@@ -249,7 +272,7 @@ def test_a_port_the_user_may_not_open_says_which_group_to_join(tmp_path: Path) -
 def test_the_readme_lists_every_case() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     others = ["bench: a full disk for the store", "info: a port without permission"]
-    missing = [case for case, *_ in MATRIX + UNFIT + LIES + SURVIVED if case not in readme] + [c for c in others if c not in readme]
+    missing = [case for case, *_ in MATRIX + UNFIT + LIES + SURVIVED + NUMBERS if case not in readme] + [c for c in others if c not in readme]
     assert not missing, missing
 
 
