@@ -215,6 +215,35 @@ def test_a_bad_number_exits_2_in_the_parser_naming_its_option(case, argv, option
     assert not db.exists() and not (tmp_path / "work").exists()
 
 
+# A preprocessing given (--preprocess) or recorded beside the model: (case, spec or sidecar JSON, words)
+PREPROCESSING = [
+    ("bench: --preprocess scale=1/0", "scale=1/0", "divides by zero"),
+    ("bench: --preprocess scale=1/2/3", "scale=1/2/3", "1/2/3"),
+    ("bench: --preprocess scale=1e400,mean=nan", "scale=1e400,mean=nan", "finite"),
+    ("bench: --preprocess std=inf", "std=inf", "finite"),
+    ("bench: --preprocess scale=1e9", "scale=1e9", "beyond"),
+    ("bench: a recorded preprocessing of 46000x46000 pixels", {"size": [46000, 46000]}, "more than any board"),
+    ("bench: a recorded preprocessing with scale 1/0", {"scale": "1/0"}, "divides by zero"),
+    ("bench: a recorded preprocessing with NaN mean", {"mean": float("nan")}, "finite"),
+]
+
+
+@pytest.mark.parametrize("case, spec, words", PREPROCESSING, ids=[c[0] for c in PREPROCESSING])
+def test_a_bad_preprocessing_is_one_line(case, spec, words, tmp_path: Path, capsys) -> None:
+    model = tmp_path / "m.tflite"
+    shutil.copyfile(REFERENCE_MODEL, model)
+    extra = ["--db", str(tmp_path / "r.sqlite")]
+    if isinstance(spec, dict):
+        (tmp_path / "m.preprocess.json").write_text(json.dumps({"espml_preprocess": 1, **spec}))
+    else:
+        extra += ["--preprocess", spec]
+    assert main(bench(str(model), FAST, INPUTS, *extra)) == 2, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and words.lower() in lines[0].lower() and "Traceback" not in err, err
+    assert not (tmp_path / "r.sqlite").exists()
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 48 KB tmpfs: a disk that really fills up (mounting needs root, as CI has; skipped elsewhere)."""
@@ -272,7 +301,7 @@ def test_a_port_the_user_may_not_open_says_which_group_to_join(tmp_path: Path) -
 def test_the_readme_lists_every_case() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     others = ["bench: a full disk for the store", "info: a port without permission"]
-    missing = [case for case, *_ in MATRIX + UNFIT + LIES + SURVIVED + NUMBERS if case not in readme] + [c for c in others if c not in readme]
+    missing = [case for case, *_ in MATRIX + UNFIT + LIES + SURVIVED + NUMBERS + PREPROCESSING if case not in readme] + [c for c in others if c not in readme]
     assert not missing, missing
 
 

@@ -12,6 +12,7 @@ model find it there. Foreign models get one explicitly: a .json file or an inlin
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ COLOURS = ("grey", "rgb", "bgr")
 LAYOUTS = ("NHWC", "NCHW")
 RESIZE = ("bilinear", "nearest")
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as Pillow's "L"
+MAX_VALUE = 1e6  # largest model input value a pixel may become: beyond it no int8 quantisation holds meaning
 INLINE_HINT = "e.g. --preprocess 'scale=1/255,mean=0.5,std=0.5,colour=rgb,size=96x96' or a .json file"
 
 
@@ -48,12 +50,28 @@ class Preprocess:
         for name in ("mean", "std"):
             if len(getattr(self, name)) not in (1, self.channels):
                 problems.append(f"{name} has {len(getattr(self, name))} values for {self.channels} channel(s)")
-        if any(s == 0 for s in self.std) or self.scale == 0:
-            problems.append("scale and std must not be zero")
+        problems += self._number_problems()
         if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
             problems.append(f"size {self.size} is not HxW")
+        elif self.size is not None and self.size[0] * self.size[1] * self.channels > max_input_bytes():
+            problems.append(f"size {self.size[0]}x{self.size[1]} is {self.size[0] * self.size[1] * self.channels:,} "
+                            f"values, more than any board's input can hold ({max_input_bytes():,} bytes of arena)")
         if problems:
             raise InputDataError(f"bad preprocessing: {'; '.join(problems)}", INLINE_HINT)
+
+    def _number_problems(self) -> list[str]:
+        numbers = (self.scale, *self.mean, *self.std)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
+            return [f"scale, mean and std must be finite numbers (scale {self.scale}, mean {list(self.mean)}, "
+                    f"std {list(self.std)})"]
+        if any(s == 0 for s in self.std) or self.scale == 0:
+            return ["scale and std must not be zero"]
+        means = self.mean * (self.channels // len(self.mean))
+        stds = self.std * (self.channels // len(self.std))
+        largest = max(max(abs(m), abs(255 * self.scale - m)) / abs(s) for m, s in zip(means, stds))
+        if largest > MAX_VALUE:
+            return [f"pixels would become values up to {largest:.3g}, beyond {MAX_VALUE:g}: check scale, mean and std"]
+        return []
 
     @property
     def channels(self) -> int:
@@ -172,6 +190,13 @@ class Preprocess:
         return replace(self, layout=layout)
 
 
+def max_input_bytes() -> int:
+    """The largest tensor arena of any board: no model input is larger."""
+    from toolkit.boards import BOARDS
+
+    return max(board().arena_bytes for board in BOARDS.values())
+
+
 def sidecar(model_path: str | Path) -> Path:
     """model.tflite -> model.preprocess.json, in the same folder."""
     return Path(model_path).with_suffix(".preprocess.json")
@@ -197,7 +222,13 @@ def _typed(fields: dict) -> dict:
 
 def _number(value) -> float:
     """A number, or in text a fraction of two numbers such as 1/127.5."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{value!r} is not a number")
     if not isinstance(value, str):
         return float(value)
     numerator, slash, denominator = value.partition("/")
-    return float(numerator) / float(denominator) if slash else float(value)
+    if not slash:
+        return float(value)
+    if float(denominator) == 0:
+        raise ValueError(f"{value} divides by zero")
+    return float(numerator) / float(denominator)
