@@ -244,6 +244,18 @@ def test_a_bad_preprocessing_is_one_line(case, spec, words, tmp_path: Path, caps
     assert not (tmp_path / "r.sqlite").exists()
 
 
+def test_an_image_of_another_size_is_refused_naming_both_shapes(tmp_path: Path, capsys) -> None:
+    """bench: a 96x96 photo for an 8x8 model, no resize in the preprocessing."""
+    from PIL import Image
+
+    Image.fromarray(np.zeros((96, 96, 3), np.uint8) + 40).save(tmp_path / "photo.png")
+    argv = bench(str(REFERENCE_MODEL), FAST, str(tmp_path / "photo.png"), "--preprocess", "scale=1/255",
+                 "--db", str(tmp_path / "r.sqlite"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "96x96x1" in err and "8x8x1" in err and "resize" in err, err
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 48 KB tmpfs: a disk that really fills up (mounting needs root, as CI has; skipped elsewhere)."""
@@ -300,7 +312,8 @@ def test_a_port_the_user_may_not_open_says_which_group_to_join(tmp_path: Path) -
 
 def test_the_readme_lists_every_case() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    others = ["bench: a full disk for the store", "info: a port without permission"]
+    others = ["bench: a full disk for the store", "info: a port without permission",
+              "bench: an image of another size"]
     missing = [case for case, *_ in MATRIX + UNFIT + LIES + SURVIVED + NUMBERS + PREPROCESSING if case not in readme] + [c for c in others if c not in readme]
     assert not missing, missing
 

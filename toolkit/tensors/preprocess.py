@@ -38,15 +38,15 @@ class Preprocess:
     scale: float = 1 / 255
     mean: tuple[float, ...] = (0.0,)  # one value, or one per channel
     std: tuple[float, ...] = (1.0,)
-    resize: str = "bilinear"
+    resize: str | None = None  # None: images must already be the model's size and colour count
     layout: str = "NHWC"  # of the model input it feeds
 
     def __post_init__(self) -> None:
         problems = [f"colour {self.colour!r} is not one of {', '.join(COLOURS)}"] if self.colour not in COLOURS else []
         if self.layout not in LAYOUTS:
             problems.append(f"layout {self.layout!r} is not NHWC or NCHW")
-        if self.resize not in RESIZE:
-            problems.append(f"resize {self.resize!r} is not bilinear or nearest")
+        if self.resize is not None and self.resize not in RESIZE:
+            problems.append(f"resize {self.resize!r} is not bilinear, nearest or none")
         for name in ("mean", "std"):
             if len(getattr(self, name)) not in (1, self.channels):
                 problems.append(f"{name} has {len(getattr(self, name))} values for {self.channels} channel(s)")
@@ -81,16 +81,24 @@ class Preprocess:
 
     def to_input(self, pixels: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """(H, W[, C]) pixels on the 0..255 scale -> the model's input values for one sample, in
-        ``self.layout`` without the batch dimension (HWC or CHW), resized to ``size`` (default: ``self.size``)."""
+        ``self.layout`` without the batch dimension (HWC or CHW), at ``size`` (default: ``self.size``).
+        Pixels of another size or colour count are resized and converted only when ``self.resize``
+        says how; otherwise they are refused, naming both shapes."""
         pixels = np.asarray(pixels, dtype=np.float32)
         pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise InputDataError(f"pixels of shape {list(pixels.shape)} are no grey or RGB image",
                                  "give (H, W), (H, W, 1) or (H, W, 3) pixels")
+        target = tuple(size or self.size or pixels.shape[:2])
+        colours = pixels.shape[2] if self.channels == 3 else _colours(pixels)
+        if self.resize is None and (tuple(pixels.shape[:2]) != target or colours != self.channels):
+            raise InputDataError(f"an image of {pixels.shape[0]}x{pixels.shape[1]}x{colours} for a model "
+                                 f"input of {target[0]}x{target[1]}x{self.channels}, and the preprocessing does not "
+                                 "say to resize", "give images of the model's size and colour, or add resize=bilinear "
+                                 "to the preprocessing (--preprocess or MODEL.preprocess.json)")
         image = self._colour(pixels)
-        target = size or self.size
-        if target is not None and tuple(image.shape[:2]) != tuple(target):
-            image = self._resized(image, tuple(target))
+        if tuple(image.shape[:2]) != target:
+            image = self._resized(image, target)
         values = (image * self.scale - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         values = values.astype(np.float32)
         return channels_first(values[None])[0] if self.layout == "NCHW" else values
@@ -183,11 +191,19 @@ class Preprocess:
 
     def describe(self) -> str:
         size = f", {self.size[0]}x{self.size[1]}" if self.size else ""
-        return (f"{self.colour}{size} ({self.resize}), (pixel * {self.scale:.6g} - mean {list(self.mean)}) / std "
+        return (f"{self.colour}{size} ({self.resize or 'no resize'}), (pixel * {self.scale:.6g} - mean {list(self.mean)}) / std "
                 f"{list(self.std)}, {self.layout}")
 
     def with_layout(self, layout: str) -> Preprocess:
         return replace(self, layout=layout)
+
+
+def _colours(pixels: np.ndarray) -> int:
+    """1 for grey pixels (an RGB image whose channels are all equal, such as a grey palette, is grey), else 3."""
+    if pixels.shape[2] == 1 or (np.array_equal(pixels[:, :, 0], pixels[:, :, 1])
+                                and np.array_equal(pixels[:, :, 1], pixels[:, :, 2])):
+        return 1
+    return 3
 
 
 def max_input_bytes() -> int:
@@ -217,6 +233,8 @@ def _typed(fields: dict) -> dict:
         out["size"] = tuple(int(v) for v in (value.lower().split("x") if isinstance(value, str) else value))
     if "layout" in out:
         out["layout"] = str(out["layout"]).upper()
+    if isinstance(out.get("resize"), str) and out["resize"].lower() in ("none", ""):
+        out["resize"] = None
     return out
 
 
