@@ -3,6 +3,7 @@ traceback. The table below is the one in the README's error section."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -125,6 +126,136 @@ def test_a_model_that_will_not_fit_gets_exit_8_and_the_reason(case, name, words,
     assert "Traceback" not in captured.err
 
 
+# A board that lies (tests/lying_board.py, on a pty): (case, lie, command, exit code, words of the line)
+LIES = [
+    ("bench: a board announcing an endless output", "endless_output", "bench", 4, "the model's is 10"),
+    ("bench: a board announcing an output shorter than the tensor", "short_output", "bench", 4, "is 9 bytes"),
+    ("bench: a board announcing an output longer than the tensor", "long_output", "bench", 4, "is 17 bytes"),
+    ("bench: a board sending more output bytes than it announced", "overlong_chunk", "bench", 4, "runs past its end"),
+    ("bench: a board flooding text without delimiters", "text_flood", "bench", 4, "floods the port"),
+    ("bench: a board flooding LOG frames", "log_flood", "bench", 4, "floods the port"),
+    ("info: a board trickling bytes that never make an answer", "trickle", "info", 4, "did not answer"),
+    ("info: a board announcing max_payload 0", "max_payload_0", "info", 4, "max_payload of 0"),
+    ("bench: a board announcing max_payload 5", "max_payload_5", "bench", 4, "max_payload of 5"),
+    ("bench: a board announcing max_payload 9", "max_payload_9", "bench", 4, "max_payload of 9"),
+    ("bench: a board counting 2^64-1 cycles", "huge_cycles", "bench", 4, "64-bit signed"),
+]
+
+
+def lie_argv(command: str, port: str, *extra: str) -> list[str]:
+    if command == "info":
+        return ["info", "--port", port, "--timeout", "0.3", *extra]
+    return bench(str(REFERENCE_MODEL), port, INPUTS, *extra)
+
+
+@pytest.mark.parametrize("case, lie, command, code, words", LIES, ids=[c[0] for c in LIES])
+def test_a_lying_board_gets_one_line(case, lie, command, code, words, tmp_path: Path, capsys) -> None:
+    from lying_board import LyingBoard
+
+    with LyingBoard(lie, REFERENCE_MODEL.read_bytes()) as board:
+        assert main(lie_argv(command, board.path, *(["--db", str(tmp_path / "r.sqlite")] if command == "bench" else []))) == code, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("WARNING", "W espml"))]
+    assert len(lines) == 1 and lines[0].startswith("espml: error:"), err
+    assert words.lower() in lines[0].lower() and "(" in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+# Lies a run survives: (case, lie, command) -> exit 0, valid JSON, no control character on the terminal
+SURVIVED = [
+    ("bench: a board sending empty LOG frames", "empty_log", "bench"),
+    ("bench: a board reporting infinite current", "infinite_current", "bench"),
+    ("bench: a board reporting NaN current", "nan_current", "bench"),
+    ("info: a board named [/oops] with ESC sequences", "markup_name", "info"),
+    ("bench: a board named [/oops] with ESC sequences", "markup_name", "bench"),
+]
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize("case, lie, command", SURVIVED, ids=[c[0] for c in SURVIVED])
+def test_a_lie_the_run_survives_gives_valid_json_and_inert_text(case, lie, command, tmp_path: Path, capsys) -> None:
+    from lying_board import LyingBoard
+
+    out = tmp_path / "out.json"
+    extra = ["--json", str(out)] + (["--db", str(tmp_path / "r.sqlite")] if command == "bench" else [])
+    with LyingBoard(lie, REFERENCE_MODEL.read_bytes()) as board:
+        assert main(lie_argv(command, board.path, *extra)) == 0, case
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "\x1b" not in captured.out + captured.err
+    figures = json.loads(out.read_text(), parse_constant=_no_constants)  # no NaN, no Infinity
+    if lie == "infinite_current":
+        assert figures["current_ma"] is None and figures["energy_uj_per_inference"] is None
+    if lie == "markup_name":
+        assert figures["board"] == "[/oops]" and "[/oops]" in captured.out
+
+
+# Numbers a person mistypes: refused by the parser (exit 2) before any port, model or store is opened
+NUMBERS = [
+    ("bench: --n 0", ["bench", "--n", "0"], "--n"),
+    ("bench: --n -5", ["bench", "--n", "-5"], "--n"),
+    ("bench: --warmup -3", ["bench", "--warmup", "-3"], "--warmup"),
+    ("bench: --timeout nan", ["bench", "--timeout", "nan"], "--timeout"),
+    ("demo: --n -5", ["demo", "--n", "-5"], "--n"),
+]
+
+
+@pytest.mark.parametrize("case, argv, option", NUMBERS, ids=[c[0] for c in NUMBERS])
+def test_a_bad_number_exits_2_in_the_parser_naming_its_option(case, argv, option, tmp_path: Path, capsys) -> None:
+    db = tmp_path / "r.sqlite"
+    rest = ["--port", "/dev/ttyNOPE9", "--model", "/nonexistent/m.tflite", "--inputs", "/nonexistent"] \
+        if argv[0] == "bench" else ["--work", str(tmp_path / "work")]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, *rest, "--db", str(db)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and f"argument {option}:" in err[-1], err
+    assert "--inputs" not in err[-1] or argv[0] == "bench"
+    assert not db.exists() and not (tmp_path / "work").exists()
+
+
+# A preprocessing given (--preprocess) or recorded beside the model: (case, spec or sidecar JSON, words)
+PREPROCESSING = [
+    ("bench: --preprocess scale=1/0", "scale=1/0", "divides by zero"),
+    ("bench: --preprocess scale=1/2/3", "scale=1/2/3", "1/2/3"),
+    ("bench: --preprocess scale=1e400,mean=nan", "scale=1e400,mean=nan", "finite"),
+    ("bench: --preprocess std=inf", "std=inf", "finite"),
+    ("bench: --preprocess scale=1e9", "scale=1e9", "beyond"),
+    ("bench: a recorded preprocessing of 46000x46000 pixels", {"size": [46000, 46000]}, "more than any board"),
+    ("bench: a recorded preprocessing with scale 1/0", {"scale": "1/0"}, "divides by zero"),
+    ("bench: a recorded preprocessing with NaN mean", {"mean": float("nan")}, "finite"),
+]
+
+
+@pytest.mark.parametrize("case, spec, words", PREPROCESSING, ids=[c[0] for c in PREPROCESSING])
+def test_a_bad_preprocessing_is_one_line(case, spec, words, tmp_path: Path, capsys) -> None:
+    model = tmp_path / "m.tflite"
+    shutil.copyfile(REFERENCE_MODEL, model)
+    extra = ["--db", str(tmp_path / "r.sqlite")]
+    if isinstance(spec, dict):
+        (tmp_path / "m.preprocess.json").write_text(json.dumps({"espml_preprocess": 1, **spec}))
+    else:
+        extra += ["--preprocess", spec]
+    assert main(bench(str(model), FAST, INPUTS, *extra)) == 2, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and words.lower() in lines[0].lower() and "Traceback" not in err, err
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_an_image_of_another_size_is_refused_naming_both_shapes(tmp_path: Path, capsys) -> None:
+    """bench: a 96x96 photo for an 8x8 model, no resize in the preprocessing."""
+    from PIL import Image
+
+    Image.fromarray(np.zeros((96, 96, 3), np.uint8) + 40).save(tmp_path / "photo.png")
+    argv = bench(str(REFERENCE_MODEL), FAST, str(tmp_path / "photo.png"), "--preprocess", "scale=1/255",
+                 "--db", str(tmp_path / "r.sqlite"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "96x96x1" in err and "8x8x1" in err and "resize" in err, err
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 48 KB tmpfs: a disk that really fills up (mounting needs root, as CI has; skipped elsewhere)."""
@@ -181,8 +312,9 @@ def test_a_port_the_user_may_not_open_says_which_group_to_join(tmp_path: Path) -
 
 def test_the_readme_lists_every_case() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    others = ["bench: a full disk for the store", "info: a port without permission"]
-    missing = [case for case, *_ in MATRIX + UNFIT if case not in readme] + [c for c in others if c not in readme]
+    others = ["bench: a full disk for the store", "info: a port without permission",
+              "bench: an image of another size"]
+    missing = [case for case, *_ in MATRIX + UNFIT + LIES + SURVIVED + NUMBERS + PREPROCESSING if case not in readme] + [c for c in others if c not in readme]
     assert not missing, missing
 
 

@@ -70,10 +70,19 @@ def test_an_explicit_preprocessing_wins_over_the_recorded_one(tmp_path: Path) ->
     assert recorded.mean() > halved.mean()
 
 
-def test_images_of_another_size_and_colour_are_fitted_to_the_model(tmp_path: Path) -> None:
+def test_images_of_another_size_and_colour_are_fitted_when_the_preprocessing_says_to_resize(tmp_path: Path) -> None:
     save_png(tmp_path / "big.png", np.full((8, 8, 1), 51, np.uint8))  # grey, twice the size
-    [sample] = load_inputs(tmp_path, PIXEL_SCALED, RGB)
+    [sample] = load_inputs(tmp_path, PIXEL_SCALED, Preprocess(colour="rgb", resize="bilinear"))
     assert sample.shape == (1, 4, 4, 3) and np.allclose(sample, 51 / 255)
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 3), (4, 4, 1), (49, 10, 3)], ids=["size", "colour", "both"])
+def test_an_image_of_another_size_or_colour_is_refused_without_resize(tmp_path: Path, shape) -> None:
+    """A 96x96 photo is no keyword-spotting spectrogram: without resize, shapes must agree."""
+    pixels = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    save_png(tmp_path / "other.png", pixels)
+    with pytest.raises(InputDataError, match=f"image of {shape[0]}x{shape[1]}x{shape[2]} for a model input of 4x4x3"):
+        load_inputs(tmp_path, PIXEL_SCALED, RGB)
 
 
 def test_raw_files_are_pixels_with_a_preprocessing_and_tensor_bytes_without(tmp_path: Path) -> None:

@@ -49,18 +49,18 @@ def test_preprocessing_arithmetic_colour_and_layout() -> None:
     assert np.allclose(out[0, 0], [1.0, -2.0, -1.0]) and np.allclose(out[1, 1], [1.0, 2.0, 1.0])
     bgr = Preprocess(colour="bgr").to_input(pixels)
     assert np.allclose(bgr[0, 0], [0, 0, 1])
-    grey = Preprocess(colour="grey", scale=1.0).to_input(pixels)
+    grey = Preprocess(colour="grey", scale=1.0, resize="bilinear").to_input(pixels)  # colour -> grey: asked for
     assert grey.shape == (2, 2, 1) and np.isclose(grey[0, 0, 0], 0.299 * 255, atol=1e-3)
     nchw = Preprocess(colour="rgb", layout="NCHW").to_input(pixels)
     assert nchw.shape == (3, 2, 2) and np.allclose(nchw[:, 0, 0], [1, 0, 0])
-    assert Preprocess(colour="rgb").to_input(pixels[:, :, :1]).shape == (2, 2, 3)  # grey image, colour model
+    assert Preprocess(colour="rgb", resize="nearest").to_input(pixels[:, :, :1]).shape == (2, 2, 3)  # grey image, colour model
 
 
 def test_resizing_to_the_model_size() -> None:
     pixels = np.arange(16, dtype=np.float32).reshape(4, 4)
     nearest = Preprocess(resize="nearest", scale=1.0).to_input(pixels, (8, 8))
     assert nearest.shape == (8, 8, 1) and np.array_equal(nearest[::2, ::2, 0], pixels)
-    assert Preprocess(size=(2, 2), scale=1.0).to_input(pixels).shape == (2, 2, 1)
+    assert Preprocess(size=(2, 2), scale=1.0, resize="bilinear").to_input(pixels).shape == (2, 2, 1)
 
 
 def test_inline_spec_json_file_and_sidecar(tmp_path: Path) -> None:

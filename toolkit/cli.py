@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import threading
 from pathlib import Path
@@ -37,14 +38,26 @@ def _progress_callback(progress: Progress):
     return update
 
 
+def _json_safe(value):
+    """JSON has no NaN or Infinity: a figure that is not finite is written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def _write_json(path: str | None, data: dict) -> None:
     if path is None:
         return
+    text = json.dumps(_json_safe(data), indent=2, allow_nan=False)
     if path == "-":
-        console.print_json(json.dumps(data))
+        console.print_json(text)
         return
     try:
-        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+        Path(path).write_text(text + "\n")
     except OSError as exc:
         raise ToolkitError(f"cannot write {path}: {exc.strerror}", "give a writable path for --json") from None
 
@@ -296,6 +309,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(least: int):
+    """An argparse type: a whole number >= ``least`` (argparse names the option and exits 2)."""
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        return value
+    return whole
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="espml", description="Neural networks onto ESP32-S3 boards, measured.")
     parser.add_argument("--version", action="version", version=f"espml {__version__}")
@@ -305,12 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def port_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--port", required=True, help="pyserial URL: /dev/ttyACM0, rfc2217://host:port, vdev://esp32s3")
-        p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer (default 2)")
+        p.add_argument("--timeout", type=_seconds, default=2.0, help="seconds to wait for each answer (default 2)")
         p.add_argument("--target", choices=("espml", "micropython"), default="espml",
                        help="the board runs our ESP-IDF firmware (default) or MicroPython with a TFLM module")
 
     p = sub.add_parser("demo", help="the whole pipeline on the virtual board, on bundled data")
-    p.add_argument("--n", type=int, default=None, help="inferences (default: every held-out digit)")
+    p.add_argument("--n", type=_at_least(1), default=None, help="inferences (default: every held-out digit)")
     p.add_argument("--no-retrain", action="store_true", help="use the bundled int8 model instead of training")
     p.add_argument("--work", default=".espml/demo", help="folder for the demo's files")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
@@ -329,8 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preprocess", metavar="SPEC|FILE",
                    help="how images become the model's input, e.g. 'scale=1/255,mean=0.5,std=0.5,colour=rgb' or a "
                         ".json (default: the MODEL.preprocess.json espml recorded next to the model)")
-    p.add_argument("--n", type=int, help="measured inferences (default 10, or the resumed run's)")
-    p.add_argument("--warmup", type=int, default=1, help="unmeasured inferences first (default 1)")
+    p.add_argument("--n", type=_at_least(1), help="measured inferences (default 10, or the resumed run's)")
+    p.add_argument("--warmup", type=_at_least(0), default=1, help="unmeasured inferences first (default 1)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
     p.add_argument("--profile", action="store_true",

@@ -183,13 +183,14 @@ def invoke_timeout(session: Session, model: TFLiteModel) -> float:
 def _infer(session: Session, model: TFLiteModel, tensor: np.ndarray, timeout: float | None = None):
     session.set_input(0, tensor.tobytes())
     result = session.invoke(timeout=timeout or invoke_timeout(session, model))
-    outputs = [np.frombuffer(session.get_output(i), dtype=t.numpy_dtype).reshape(t.shape)
+    outputs = [np.frombuffer(session.get_output(i, t.nbytes), dtype=t.numpy_dtype).reshape(t.shape)
                for i, t in enumerate(model.outputs)]
     return result, outputs, session.metrics()
 
 
 def _finite(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+    """A figure, or None for NaN (no sensor) and for infinities (a board's nonsense)."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def summarize(rows: list[dict], info, model: TFLiteModel, uploaded: bool, run_id: int, store: ResultsStore) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from toolkit.protocol import NO_SLOT, Info
@@ -19,7 +20,7 @@ def _fmt(value, unit: str = "", digits: int = 1) -> str:
 
 def bench_table(summary: dict) -> Table:
     sim = " (simulated)" if summary["simulated"] else ""
-    table = Table(title=f"bench on {summary['board']}{sim}: {summary['n']} inferences", title_justify="left")
+    table = Table(title=f"bench on {escape(summary['board'])}{sim}: {summary['n']} inferences", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
     lat = summary["latency_us"]
@@ -36,9 +37,9 @@ def bench_table(summary: dict) -> Table:
                   "[green]yes[/]" if match else f"[red]no[/] ({summary['mismatches']} differ)")
     if "accuracy" in summary:
         table.add_row("accuracy on device / host", f"{summary['accuracy']:.2%} / {summary['host_accuracy']:.2%}")
-    table.add_row("firmware", summary["firmware"])
+    table.add_row("firmware", escape(summary["firmware"]))
     table.add_row("model", summary["model_sha256"][:16] + ("  (uploaded)" if summary.get("model_uploaded") else ""))
-    table.add_row("stored", f"{summary['results_store']} run {summary['run_id']}")
+    table.add_row("stored", escape(f"{summary['results_store']} run {summary['run_id']}"))
     return table
 
 
@@ -59,7 +60,7 @@ def profile_table(profile: dict) -> Table:
 
 
 def info_table(info: Info) -> Table:
-    table = Table(title=f"{info.board}: {info.firmware_name} {info.firmware_version}"
+    table = Table(title=escape(f"{info.board}: {info.firmware_name} {info.firmware_version}")
                   + (" (virtual board)" if info.simulated else ""), title_justify="left")
     table.add_column("field")
     table.add_column("value")
@@ -74,7 +75,7 @@ def info_table(info: Info) -> Table:
     table.add_row("heap free internal / PSRAM", f"{info.heap_free_internal:,} / {info.heap_free_psram:,} B")
     table.add_row("current sensor", "yes" + (" (simulated)" if info.simulated else "") if info.has_current_sensor else "no")
     table.add_row("takes model uploads", "yes" if info.accepts_upload else "no")
-    table.add_row("registered ops", ", ".join(info.ops))
+    table.add_row("registered ops", escape(", ".join(info.ops)))
     return table
 
 

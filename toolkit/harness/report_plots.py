@@ -1,11 +1,14 @@
 """The report's plots as plotly figures: latency histogram, current trace, per-op bars, trends.
 
 Every figure of a simulated series says SIMULATED in its title and is drawn in the simulated colour;
-a series never holds simulated and measured runs together (``report_data.SeriesKey``)."""
+a series never holds simulated and measured runs together (``report_data.SeriesKey``).
+Model, board and port names are data: plotly renders tags in titles, legends and hovers, so they
+are HTML-escaped."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 
 import plotly.graph_objects as go
@@ -17,6 +20,11 @@ SIMULATED_COLOUR = "#d9822b"
 MEASURED_COLOUR = "#2b6cb0"
 BAND_COLOUR = "rgba(56, 161, 105, 0.18)"
 PORT_COLOURS = ("#d9822b", "#2b6cb0", "#805ad5", "#2f855a", "#c53030", "#319795", "#b7791f", "#4a5568")
+
+
+def _text(name: str) -> str:
+    """A name for a plotly title, legend or hover template: tags shown, not rendered."""
+    return html.escape(str(name))
 
 
 def colour(key: SeriesKey) -> str:
@@ -47,7 +55,7 @@ def latency_histogram(series: Series) -> go.Figure | None:
                       annotation_position="top right")
     fig.update_xaxes(title_text="latency per inference (us)", tickformat=",~g")
     fig.update_yaxes(title_text="inferences")
-    return _layout(fig, f"Latency histogram: {series.key.title}, run {run.id}, {len(latencies)} inferences", 320)
+    return _layout(fig, f"Latency histogram: {_text(series.key.title)}, run {run.id}, {len(latencies)} inferences", 320)
 
 
 def current_trace(series: Series) -> go.Figure | None:
@@ -63,7 +71,7 @@ def current_trace(series: Series) -> go.Figure | None:
                                  name="peak per inference", line={"color": colour(series.key), "dash": "dot"}))
     fig.update_xaxes(title_text="inference")
     fig.update_yaxes(title_text="current (mA)")
-    return _layout(fig, f"Current trace: {series.key.title}, run {series.detail_run.id}", 300)
+    return _layout(fig, f"Current trace: {_text(series.key.title)}, run {series.detail_run.id}", 300)
 
 
 def per_op_bars(model: str, profile: OpProfile) -> go.Figure:
@@ -76,9 +84,9 @@ def per_op_bars(model: str, profile: OpProfile) -> go.Figure:
         kind = "simulated" if profile.board_simulated else "measured"
         fig.add_trace(go.Bar(x=[op.board_us for op in ops], y=labels, orientation="h", marker_color="#2b6cb0",
                              name=f"board ({kind})", hovertemplate=f"%{{y}}: %{{x:,.1f}} us {kind}<extra></extra>"))
-        title = f"Per-op time of {model}: board ({kind}) and inspect's estimate"
+        title = f"Per-op time of {_text(model)}: board ({kind}) and inspect's estimate"
     else:
-        title = f"Per-op time of {model}: estimated by inspect, not measured"
+        title = f"Per-op time of {_text(model)}: estimated by inspect, not measured"
     fig.update_layout(barmode="group")
     fig.update_yaxes(autorange="reversed", title_text="operator")
     fig.update_xaxes(title_text="time (us)")
@@ -111,17 +119,17 @@ def trend(series: Series) -> go.Figure | None:
     fig.update_yaxes(tickformat=",~g")
     fig.update_annotations(font_size=13)
     fig.update_layout(legend={"orientation": "h", "y": -0.12 if rows > 1 else -0.25, "title": {"text": "port"}})
-    return _layout(fig, f"Trend across {len(series.runs)} stored runs, oldest first: {series.key.title}",
+    return _layout(fig, f"Trend across {len(series.runs)} stored runs, oldest first: {_text(series.key.title)}",
                    260 * rows + 150, top=90)
 
 
 def _trend_trace(runs: list[Run], name: str, port: str, line_colour: str, legend: bool) -> go.Scatter:
     return go.Scatter(
         x=[dt.datetime.fromtimestamp(r.started) for r in runs], y=[number(r.figure(name)) for r in runs],
-        mode="lines+markers", name=port, legendgroup=port, showlegend=legend, line_color=line_colour,
+        mode="lines+markers", name=_text(port), legendgroup=port, showlegend=legend, line_color=line_colour,
         customdata=[[r.id, r.git_commit or "?", r.status] for r in runs],
         hovertemplate="run %{customdata[0]} (commit %{customdata[1]}, %{customdata[2]})<br>%{x}<br>%{y:,.6g}"
-                      "<extra>" + port + "</extra>")
+                      "<extra>" + _text(port) + "</extra>")
 
 
 def _flat_range(runs: list[Run], name: str, band: Band | None) -> list[float] | None:

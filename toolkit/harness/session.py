@@ -30,6 +30,7 @@ from toolkit.protocol import (
     SlotAnswer,
     TensorChunk,
     encode_frame,
+    printable,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,12 @@ device_log = logging.getLogger("toolkit.device")
 
 BOOT_MARKERS = (b"ESP-ROM:", b"rst:0x")
 MAX_BACKOFF = 4  # a retry waits up to this many times the time-out
+MIN_PAYLOAD = 64  # the smallest max_payload a board may announce (docs/protocol.md)
+READ_LIMIT = 65536  # bytes taken from the port per read
+FLOOD_BYTES = 1 << 20  # bytes a board may send while one request waits for its answer
+BOOT_TEXT_KEEP = 64 * 1024  # the last bytes of device text kept in ``boot_text``
+LOG_LINE_CHARS = 1000  # a LOG line longer than this is cut when logged
+MAX_CYCLES = 2**63 - 1  # a cycle count must fit a signed 64-bit integer (and the results store)
 Progress = Callable[[int, int], None]
 
 
@@ -53,6 +60,16 @@ def _port_errors(port) -> Iterator[None]:
 
 class DeviceReset(DeviceTimeout):
     """The board printed boot text in the middle of a request: it reset."""
+
+
+class DeviceFlood(ProtocolError):
+    """The board sent more than any answer could be while a request waited: text, frames, bytes."""
+
+
+def _protocol_lie(what: str) -> ProtocolError:
+    return ProtocolError(f"the board's answer breaks the protocol: {what}",
+                         "the board does not run espml firmware or its firmware is faulty; flash it again "
+                         "with 'espml flash --firmware ...'")
 
 
 class Session:
@@ -100,35 +117,43 @@ class Session:
     def _read_events(self) -> list:
         # The port's read timeout stays as opened (short): changing it costs a renegotiation on RFC 2217.
         with _port_errors(self.port):
-            data = self.port.read(max(1, self.port.in_waiting))
+            data = self.port.read(min(READ_LIMIT, max(1, self.port.in_waiting)))
         self.bytes_received += len(data)
         return self.decoder.feed(data) if data else []
 
     def _await(self, seq: int, timeout: float, watch_reset: bool) -> Frame | None:
+        """The answer to ``seq``, or None at the deadline, which holds however many bytes keep arriving."""
         deadline = time.monotonic() + timeout
+        received = self.bytes_received
         while time.monotonic() < deadline:
+            if self.bytes_received - received > FLOOD_BYTES:
+                raise DeviceFlood(f"the board floods the port: {self.bytes_received - received:,} bytes arrived "
+                                  "while a request waited, and none of them was its answer",
+                                  "check that the board runs espml firmware at this port's baud rate")
             events, self._backlog = self._backlog + self._read_events(), []
             for position, event in enumerate(events):
                 if isinstance(event, Garbage):
                     self._on_text(event.data, watch_reset)
                 elif event.type == MsgType.LOG:
                     record = LogRecord.unpack(event.payload)
-                    device_log.log(_LEVELS.get(record.level, logging.INFO), "%s", record.text)
+                    if record.text:  # an empty LOG frame is skipped
+                        device_log.log(_LEVELS.get(record.level, logging.INFO), "%s", record.text[:LOG_LINE_CHARS])
                 elif event.is_response and event.seq == seq:
                     self._backlog = events[position + 1:]  # what came after it belongs to the next request
                     return event
                 else:
                     log.debug("ignored frame type 0x%02x seq %d", event.type, event.seq)
             # Boot text ends with no delimiter, so it waits in the decoder until the next frame.
-            if watch_reset and any(marker in self.decoder.pending for marker in BOOT_MARKERS):
+            if watch_reset and any(self.decoder.pending_contains(marker) for marker in BOOT_MARKERS):
                 self._on_text(self.decoder.pending, watch_reset)
         return None
 
     def _on_text(self, data: bytes, watch_reset: bool) -> None:
         self.boot_text += data
+        del self.boot_text[:-BOOT_TEXT_KEEP]
         for line in data.decode(errors="replace").splitlines():
             if line.strip():
-                device_log.info("%s", line.strip())
+                device_log.info("%s", printable(line.strip()[:LOG_LINE_CHARS]))
         if watch_reset and any(marker in data for marker in BOOT_MARKERS):
             raise DeviceReset("the board reset in the middle of a request",
                               "check its power supply and USB cable; results so far are kept")
@@ -166,11 +191,11 @@ class Session:
             raise ProtocolError(f"the firmware speaks protocol version {info.protocol_version}, "
                                 f"this toolkit speaks {PROTOCOL_VERSION}",
                                 "flash matching firmware with 'espml flash --firmware ...'")
-        self.info_cache = info
+        self.info_cache = _checked(info)
         return info
 
     def info(self) -> Info:
-        self.info_cache = Info.unpack(self.request(MsgType.INFO))
+        self.info_cache = _checked(Info.unpack(self.request(MsgType.INFO)))
         return self.info_cache
 
     @property
@@ -188,18 +213,33 @@ class Session:
     def invoke(self, timeout: float | None = None) -> InvokeResult:
         """A retried INVOKE runs the model again on the same input: harmless, and the host keeps
         one answer (a late second one carries an old seq and is ignored)."""
-        return InvokeResult.unpack(self.request(MsgType.INVOKE, timeout=timeout))
+        result = InvokeResult.unpack(self.request(MsgType.INVOKE, timeout=timeout))
+        if result.cycles > MAX_CYCLES:
+            raise _protocol_lie(f"INVOKE took {result.cycles:,} CPU cycles, more than a 64-bit signed count")
+        return result
 
     def profile(self, timeout: float | None = None) -> ProfileResult:
         """One inference on the current input with every op timed on the device."""
         return ProfileResult.unpack(self.request(MsgType.PROFILE, timeout=timeout))
 
-    def get_output(self, index: int) -> bytes:
+    def get_output(self, index: int, size: int | None = None) -> bytes:
+        """Output ``index``, which the model says is ``size`` bytes: a board announcing another size,
+        or sending more than asked for, is refused before the host keeps its bytes."""
         step = self.max_payload - TensorChunk.HEADER_SIZE
         data = bytearray()
         total = None
         while total is None or len(data) < total:
             answer = TensorChunk.unpack(self.request(MsgType.GET_OUTPUT, OutputRequest(index, len(data), step).pack()))
+            if size is not None and answer.total != size:
+                raise _protocol_lie(f"output {index} is {answer.total:,} bytes by its answer, the model's is {size:,}")
+            if answer.index != index or answer.offset != len(data):
+                raise _protocol_lie(f"asked output {index} from byte {len(data)}, got output {answer.index} "
+                                    f"from byte {answer.offset}")
+            if len(answer.data) > step:
+                raise _protocol_lie(f"asked at most {step:,} bytes of output {index}, got {len(answer.data):,}")
+            if len(data) + len(answer.data) > answer.total:
+                raise _protocol_lie(f"output {index} is {answer.total:,} bytes, and a chunk of {len(answer.data):,} "
+                                    f"bytes at byte {len(data):,} runs past its end")
             total = answer.total
             if not answer.data and len(data) < total:
                 raise ProtocolError(f"output {index} stopped at {len(data)} of {total} bytes",
@@ -227,6 +267,14 @@ class Session:
         active = SlotAnswer.unpack(self.request(MsgType.MODEL_END, timeout=commit_timeout)).slot
         self.info_cache = None
         return active
+
+
+def _checked(info: Info) -> Info:
+    """Info whose max_payload can carry a chunk header and data (docs/protocol.md)."""
+    if info.max_payload < MIN_PAYLOAD:
+        raise _protocol_lie(f"it announces a max_payload of {info.max_payload} bytes, the protocol's least is "
+                            f"{MIN_PAYLOAD}")
+    return info
 
 
 _LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}

@@ -84,10 +84,14 @@ class FrameDecoder:
         self._max = max_raw_frame * 2  # COBS can grow a frame slightly; text lines are short
 
     def feed(self, data: bytes) -> list[Frame | Garbage]:
+        """The buffer keeps at most twice the largest frame between calls: a longer run without a
+        delimiter leaves as garbage, however slowly the bytes arrive."""
         events: list[Frame | Garbage] = []
+        start = len(self._buffer)  # the buffer holds no delimiter: search only what is new
         self._buffer += data
         while True:
-            end = self._buffer.find(0)
+            end = self._buffer.find(0, start)
+            start = 0
             if end < 0:
                 if len(self._buffer) > self._max:
                     events.append(Garbage(bytes(self._buffer), "no delimiter within the maximum frame size"))
@@ -101,3 +105,7 @@ class FrameDecoder:
     @property
     def pending(self) -> bytes:
         return bytes(self._buffer)
+
+    def pending_contains(self, marker: bytes) -> bool:
+        """Whether the bytes waiting for a delimiter hold ``marker`` (no copy of the buffer)."""
+        return self._buffer.find(marker) >= 0

@@ -51,6 +51,12 @@ class InfoFlag(IntEnum):
 NO_SLOT = 0xFF
 
 
+def printable(text: str) -> str:
+    """Board text as data: control characters (ESC sequences, line ends, bells) shown as escapes,
+    so a board cannot move the cursor, clear the screen or print a link on the host's terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _str8(text: str) -> bytes:
     raw = text.encode()[:255]
     return bytes([len(raw)]) + raw
@@ -72,7 +78,7 @@ class _Reader:
     def str8(self) -> str:
         (length,) = self.take("<B")
         (raw,) = self.take(f"<{length}s")
-        return raw.decode(errors="replace")
+        return printable(raw.decode(errors="replace"))
 
     def rest(self) -> bytes:
         data = self.data[self.pos:]
@@ -298,7 +304,7 @@ class ErrorPayload:
     def unpack(cls, data: bytes) -> ErrorPayload:
         r = _Reader(data, "ERROR")
         (code,) = r.take("<H")
-        return cls(code, r.rest().decode(errors="replace"))
+        return cls(code, printable(r.rest().decode(errors="replace")))
 
     @property
     def name(self) -> str:
@@ -318,6 +324,7 @@ class LogRecord:
 
     @classmethod
     def unpack(cls, data: bytes) -> LogRecord:
-        r = _Reader(data, "LOG")
-        (level,) = r.take("<B")
-        return cls(level, r.rest().decode(errors="replace"))
+        """An empty LOG frame is an empty line (level info), not an error."""
+        if not data:
+            return cls(2, "")
+        return cls(data[0], printable(data[1:].decode(errors="replace")))

@@ -12,6 +12,7 @@ model find it there. Foreign models get one explicitly: a .json file or an inlin
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ COLOURS = ("grey", "rgb", "bgr")
 LAYOUTS = ("NHWC", "NCHW")
 RESIZE = ("bilinear", "nearest")
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as Pillow's "L"
+MAX_VALUE = 1e6  # largest model input value a pixel may become: beyond it no int8 quantisation holds meaning
 INLINE_HINT = "e.g. --preprocess 'scale=1/255,mean=0.5,std=0.5,colour=rgb,size=96x96' or a .json file"
 
 
@@ -36,24 +38,40 @@ class Preprocess:
     scale: float = 1 / 255
     mean: tuple[float, ...] = (0.0,)  # one value, or one per channel
     std: tuple[float, ...] = (1.0,)
-    resize: str = "bilinear"
+    resize: str | None = None  # None: images must already be the model's size and colour count
     layout: str = "NHWC"  # of the model input it feeds
 
     def __post_init__(self) -> None:
         problems = [f"colour {self.colour!r} is not one of {', '.join(COLOURS)}"] if self.colour not in COLOURS else []
         if self.layout not in LAYOUTS:
             problems.append(f"layout {self.layout!r} is not NHWC or NCHW")
-        if self.resize not in RESIZE:
-            problems.append(f"resize {self.resize!r} is not bilinear or nearest")
+        if self.resize is not None and self.resize not in RESIZE:
+            problems.append(f"resize {self.resize!r} is not bilinear, nearest or none")
         for name in ("mean", "std"):
             if len(getattr(self, name)) not in (1, self.channels):
                 problems.append(f"{name} has {len(getattr(self, name))} values for {self.channels} channel(s)")
-        if any(s == 0 for s in self.std) or self.scale == 0:
-            problems.append("scale and std must not be zero")
+        problems += self._number_problems()
         if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
             problems.append(f"size {self.size} is not HxW")
+        elif self.size is not None and self.size[0] * self.size[1] * self.channels > max_input_bytes():
+            problems.append(f"size {self.size[0]}x{self.size[1]} is {self.size[0] * self.size[1] * self.channels:,} "
+                            f"values, more than any board's input can hold ({max_input_bytes():,} bytes of arena)")
         if problems:
             raise InputDataError(f"bad preprocessing: {'; '.join(problems)}", INLINE_HINT)
+
+    def _number_problems(self) -> list[str]:
+        numbers = (self.scale, *self.mean, *self.std)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
+            return [f"scale, mean and std must be finite numbers (scale {self.scale}, mean {list(self.mean)}, "
+                    f"std {list(self.std)})"]
+        if any(s == 0 for s in self.std) or self.scale == 0:
+            return ["scale and std must not be zero"]
+        means = self.mean * (self.channels // len(self.mean))
+        stds = self.std * (self.channels // len(self.std))
+        largest = max(max(abs(m), abs(255 * self.scale - m)) / abs(s) for m, s in zip(means, stds))
+        if largest > MAX_VALUE:
+            return [f"pixels would become values up to {largest:.3g}, beyond {MAX_VALUE:g}: check scale, mean and std"]
+        return []
 
     @property
     def channels(self) -> int:
@@ -63,16 +81,24 @@ class Preprocess:
 
     def to_input(self, pixels: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """(H, W[, C]) pixels on the 0..255 scale -> the model's input values for one sample, in
-        ``self.layout`` without the batch dimension (HWC or CHW), resized to ``size`` (default: ``self.size``)."""
+        ``self.layout`` without the batch dimension (HWC or CHW), at ``size`` (default: ``self.size``).
+        Pixels of another size or colour count are resized and converted only when ``self.resize``
+        says how; otherwise they are refused, naming both shapes."""
         pixels = np.asarray(pixels, dtype=np.float32)
         pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise InputDataError(f"pixels of shape {list(pixels.shape)} are no grey or RGB image",
                                  "give (H, W), (H, W, 1) or (H, W, 3) pixels")
+        target = tuple(size or self.size or pixels.shape[:2])
+        colours = pixels.shape[2] if self.channels == 3 else _colours(pixels)
+        if self.resize is None and (tuple(pixels.shape[:2]) != target or colours != self.channels):
+            raise InputDataError(f"an image of {pixels.shape[0]}x{pixels.shape[1]}x{colours} for a model "
+                                 f"input of {target[0]}x{target[1]}x{self.channels}, and the preprocessing does not "
+                                 "say to resize", "give images of the model's size and colour, or add resize=bilinear "
+                                 "to the preprocessing (--preprocess or MODEL.preprocess.json)")
         image = self._colour(pixels)
-        target = size or self.size
-        if target is not None and tuple(image.shape[:2]) != tuple(target):
-            image = self._resized(image, tuple(target))
+        if tuple(image.shape[:2]) != target:
+            image = self._resized(image, target)
         values = (image * self.scale - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         values = values.astype(np.float32)
         return channels_first(values[None])[0] if self.layout == "NCHW" else values
@@ -165,11 +191,26 @@ class Preprocess:
 
     def describe(self) -> str:
         size = f", {self.size[0]}x{self.size[1]}" if self.size else ""
-        return (f"{self.colour}{size} ({self.resize}), (pixel * {self.scale:.6g} - mean {list(self.mean)}) / std "
+        return (f"{self.colour}{size} ({self.resize or 'no resize'}), (pixel * {self.scale:.6g} - mean {list(self.mean)}) / std "
                 f"{list(self.std)}, {self.layout}")
 
     def with_layout(self, layout: str) -> Preprocess:
         return replace(self, layout=layout)
+
+
+def _colours(pixels: np.ndarray) -> int:
+    """1 for grey pixels (an RGB image whose channels are all equal, such as a grey palette, is grey), else 3."""
+    if pixels.shape[2] == 1 or (np.array_equal(pixels[:, :, 0], pixels[:, :, 1])
+                                and np.array_equal(pixels[:, :, 1], pixels[:, :, 2])):
+        return 1
+    return 3
+
+
+def max_input_bytes() -> int:
+    """The largest tensor arena of any board: no model input is larger."""
+    from toolkit.boards import BOARDS
+
+    return max(board().arena_bytes for board in BOARDS.values())
 
 
 def sidecar(model_path: str | Path) -> Path:
@@ -192,12 +233,20 @@ def _typed(fields: dict) -> dict:
         out["size"] = tuple(int(v) for v in (value.lower().split("x") if isinstance(value, str) else value))
     if "layout" in out:
         out["layout"] = str(out["layout"]).upper()
+    if isinstance(out.get("resize"), str) and out["resize"].lower() in ("none", ""):
+        out["resize"] = None
     return out
 
 
 def _number(value) -> float:
     """A number, or in text a fraction of two numbers such as 1/127.5."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{value!r} is not a number")
     if not isinstance(value, str):
         return float(value)
     numerator, slash, denominator = value.partition("/")
-    return float(numerator) / float(denominator) if slash else float(value)
+    if not slash:
+        return float(value)
+    if float(denominator) == 0:
+        raise ValueError(f"{value} divides by zero")
+    return float(numerator) / float(denominator)
