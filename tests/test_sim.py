@@ -84,3 +84,52 @@ def test_the_sim_holds_no_terminal_side_of_its_pty(tmp_path: Path) -> None:
                 assert session.hello().simulated
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1:-1"])
+def test_a_port_out_of_range_is_one_line_and_exit_2(address: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "sim", "--rfc2217", address],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "not in 0..65535" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_client_is_told_busy_instead_of_hanging(tmp_path: Path) -> None:
+    import socket
+    import urllib.parse
+
+    proc, url = start_sim(tmp_path, "--rfc2217", "127.0.0.1:0")
+    try:
+        address = urllib.parse.urlsplit(url)
+        with Session.open(url, timeout=2.0) as session:  # the first client holds the board, idle
+            session.hello()
+            with socket.create_connection((address.hostname, address.port), timeout=5) as other:
+                received = b""
+                while chunk := other.recv(256):
+                    received += chunk
+            assert b"busy" in received
+            assert session.hello().simulated  # the first client is still served
+    finally:
+        stop(proc)
+
+
+def test_board_options_make_an_out_of_process_board_sick(tmp_path: Path, reference_model_path: Path) -> None:
+    latencies = {}
+    for options in ("", "slow=1.3&seed=2"):
+        args = ["--board-options", options] if options else []
+        proc, url = start_sim(tmp_path, "--pty", "--model", str(reference_model_path), *args)
+        try:
+            with Session.open(url, timeout=2.0) as session:
+                session.hello()
+                session.set_input(0, bytes(64))
+                latencies[options] = session.invoke().latency_us
+        finally:
+            stop(proc)
+    assert latencies["slow=1.3&seed=2"] == pytest.approx(latencies[""] * 1.3, rel=0.01)
+
+
+def test_unknown_board_options_are_one_line_and_exit_2() -> None:
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "sim", "--board-options", "slo=1.3"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown vdev option(s): slo" in proc.stderr and "Traceback" not in proc.stderr

@@ -270,8 +270,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
             raise ToolkitError("--model does not go with --micropython", "put the model on it with toolkit.micropython.deploy")
         board = VirtualMicroPythonBoard(MicroPythonOptions(board=args.board, baud=args.baud, fs_dir=args.flash_file))
     else:
-        board = VirtualBoard(BoardOptions(board=args.board, baud=args.baud, flash_file=args.flash_file,
-                                          esp_nn=not args.no_esp_nn, sync_enters_download=not args.rfc2217))
+        board = VirtualBoard(_sim_options(args, BoardOptions))
     if args.model:
         board.install_model(read_model_bytes(args.model))
     stop = threading.Event()
@@ -294,6 +293,33 @@ def cmd_sim(args: argparse.Namespace) -> int:
     finally:
         board.power_off()
     return 0
+
+
+def _sim_options(args: argparse.Namespace, options_type):
+    """The board's options: --board-options (a vdev:// query: slow=1.3&hang_after=5...) under the flags."""
+    import dataclasses
+
+    import serial
+
+    from toolkit.errors import UsageError
+    from toolkit.virtual.protocol_vdev import parse_url
+
+    if args.board_options and args.micropython:
+        raise ToolkitError("--board-options does not go with --micropython", "drop one of them")
+    try:
+        options, shared_id, model = parse_url(f"vdev://{args.board}?{args.board_options or ''}")
+    except serial.SerialException as exc:
+        raise UsageError(f"--board-options: {exc}", "use the options of docs/virtual_board.md, e.g. slow=1.3&seed=2")
+    if shared_id or model:
+        raise UsageError("--board-options: id= and model= do not apply to espml sim", "use --model for a model")
+    fields = {"sync_enters_download": not args.rfc2217}
+    if args.baud is not None:
+        fields["baud"] = args.baud
+    if args.flash_file:
+        fields["flash_file"] = args.flash_file
+    if args.no_esp_nn:
+        fields["esp_nn"] = False
+    return dataclasses.replace(options, **fields)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -438,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model to install before boot")
     p.add_argument("--baud", type=int, default=None, help="model a UART at this rate (default: unpaced USB)")
     p.add_argument("--no-esp-nn", action="store_true", help="a firmware built without ESP-NN (plain C kernels)")
+    p.add_argument("--board-options", metavar="QUERY",
+                   help="the vdev:// options of docs/virtual_board.md, e.g. 'slow=1.3&hang_after=50&seed=2' "
+                        "(a sick board for a lab test)")
     p.add_argument("--port-file", metavar="FILE", help="also write the port URL to FILE")
     p.add_argument("--flash-file", metavar="FILE", help="keep the board's flash in FILE between runs "
                                                           "(with --micropython: its filesystem in that folder)")

@@ -38,6 +38,12 @@ class InputDataError(ToolkitError):
     exit_code = 2
 
 
+class UsageError(ToolkitError):
+    """A command-line value that is malformed or out of range."""
+
+    exit_code = 2
+
+
 class PortError(ToolkitError):
     """A serial port cannot be opened or used."""
 

@@ -55,13 +55,14 @@ class HilBoard:
 
     port: str
     timeout: float = 2.0
+    retries: int = 2  # per request; the harness's recovery retries an inference on top
     session: Session | None = None
     info: Info | None = None
     models_loaded: set[str] = field(default_factory=set)
 
     def open(self) -> Session:
         if self.session is None:
-            self.session = Session.open(self.port, timeout=self.timeout)
+            self.session = Session.open(self.port, timeout=self.timeout, retries=self.retries)
             try:
                 self.info = self.session.hello()
             except ToolkitError:
@@ -138,13 +139,17 @@ class BoardPool:
 
     def take_out(self, board: HilBoard, reason: str) -> None:
         """Name the board as out of the run and release it; later tests get another board."""
+        self.mark_out(board.port, reason)
+        board.close()
+        self.release()
+
+    def mark_out(self, port: str, reason: str) -> None:
+        """Name a board as out of the run (every worker reads it)."""
         with open(self.state_dir / "taken_out.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             out = self.taken_out
-            out[board.port] = reason
+            out[port] = reason
             (self.state_dir / "taken_out.json").write_text(json.dumps(out, indent=1))
-        board.close()
-        self.release()
 
     def acquire(self, preferred: int, timeout: float = 600.0) -> HilBoard:
         """Hold a board: the preferred one (a worker's own) if it is free, else the next free one."""
@@ -169,6 +174,28 @@ class BoardPool:
             if time.monotonic() > deadline:
                 raise NoBoardLeft(f"no board became free within {timeout:g} s", "give more ports or fewer workers")
             time.sleep(0.2)
+
+    def acquire_port(self, port: str, timeout: float = 600.0) -> HilBoard:
+        """Hold the board at ``port`` (matrix mode), letting go of another one first so that two
+        workers never wait for each other's board."""
+        if self.held is not None and self.held.port == port:
+            return self.held
+        self.release()
+        handle = open(self._lock_path(port), "w")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise NoBoardLeft(f"{port} did not become free within {timeout:g} s",
+                                      "give fewer workers than boards") from None
+                time.sleep(0.1)
+        self._lock_file = handle
+        self.held = HilBoard(port)
+        return self.held
 
     def release(self) -> None:
         if self.held is not None:

@@ -20,6 +20,7 @@ from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
 from toolkit.hil.baseline import Baseline, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
+from toolkit.hil.health import HEALTH_MODEL, BoardHealth, check_pool, load_or_check, read_health
 from toolkit.hil.results import RunResults, merge_parts
 from toolkit.hil.suite import SuiteModel, suite_models
 
@@ -39,6 +40,8 @@ OPTIONS = {  # name: (help, kind)
     "n": ("inferences per benchmark (default 20)", "int"),
     "target": ("espml (our ESP-IDF firmware, the default) or micropython (the agent is deployed with each model)",
                "str"),
+    "each_board": ("matrix mode: every test that takes a board runs on every board (board qualification); "
+                   "without it, spread mode: each test on the next free board", "flag"),
 }
 MARKERS = {
     "espml_real_board": "needs a real chip (skipped on a virtual board)",
@@ -70,6 +73,7 @@ def option(config: pytest.Config, name: str):
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    config.pluginmanager.register(BoardVerdicts(), "espml-board-verdicts")
     worker = getattr(config, "workerinput", None)
     config.stash[_RUN_ID] = worker["espml_run"] if worker and "espml_run" in worker else uuid.uuid4().hex[:12]
 
@@ -106,6 +110,7 @@ class HilRun:
         self.results = RunResults()
         self.records: dict[str, dict] = {}
         self.improvements: list[str] = []
+        self._health: dict[str, BoardHealth] | None = None
 
     @property
     def store(self) -> ResultsStore:
@@ -117,14 +122,54 @@ class HilRun:
     def n(self) -> int:
         return int(option(self.config, "n") or 20)
 
-    def board(self) -> HilBoard:
+    def health(self) -> dict[str, BoardHealth]:
+        """Every board's verdict, checked once per run before any board serves a test."""
+        if self._health is None:
+            self._health = load_or_check(self.state_dir, self._check_pool)
+        return self._health
+
+    def _check_pool(self) -> dict[str, BoardHealth]:
+        results = check_pool(self.ports, self._health_bench, self.baseline_for_key,
+                             pool_consensus=bool(option(self.config, "update_baseline")))
+        sick = [health for health in results.values() if health.sick]
+        for health in sick:
+            log.warning("board %s is sick: %s", health.port, health.reason)
+            if len(sick) < len(results):  # with no healthy board left, the tests judge the sick ones
+                self.pool.mark_out(health.port, f"sick: {health.reason}")
+        return results
+
+    def _health_bench(self, port: str) -> tuple[dict, tuple]:
+        """The health check on one board: the bundled model, as the suite runs it."""
+        board = HilBoard(port, retries=0)  # a silent board is named sooner; the harness still retries
+        model = HEALTH_MODEL.load()
+        samples, labels = HEALTH_MODEL.samples(model)
+        store = ResultsStore(self.db)
+        try:
+            if option(self.config, "target") == "micropython":
+                from toolkit.micropython.deploy import deploy
+
+                deploy(port, model)
+            plan = BenchPlan(self.n, 1, labels, model_name=HEALTH_MODEL.name, label="espml health check")
+            summary = run_bench(board.open(), model, samples, plan, store, port)
+            return summary, (board.kind, board.firmware, board.simulated)
+        finally:
+            board.close()
+            store.close()
+
+    def board(self, port: str | None = None) -> HilBoard:
+        """The worker's board (spread mode), or the board at ``port`` (matrix mode)."""
+        verdict = self.health().get(port) if port else None
+        if verdict is not None and verdict.sick:
+            pytest.fail(f"board {port} failed its health check: {verdict.reason}", False)
+        if port is not None and port in self.pool.taken_out:
+            pytest.fail(f"board {port} was taken out of the run: {self.pool.taken_out[port]}", False)
         index = int(self.worker[2:]) if self.worker.startswith("gw") else 0
-        board = self.pool.acquire(index)
+        board = self.pool.acquire(index) if port is None else self.pool.acquire_port(port)
         try:
             if option(self.config, "target") == "micropython" and board.session is None:
                 from toolkit.micropython.deploy import deploy
 
-                deploy(board.port, SuiteModel("digits_cnn_int8", "bundled").load())  # the agent answers from now
+                deploy(board.port, HEALTH_MODEL.load())  # the agent answers from now
             board.open()
         except ToolkitError as exc:
             self.pool.take_out(board, exc.message)
@@ -136,7 +181,9 @@ class HilRun:
         return board
 
     def baseline_for(self, board: HilBoard) -> Baseline:
-        key = (board.kind, board.firmware, board.simulated)
+        return self.baseline_for_key((board.kind, board.firmware, board.simulated))
+
+    def baseline_for_key(self, key: tuple) -> Baseline:
         if key not in self.baselines:
             location = option(self.config, "baseline")
             folder = Path(location) if location else Path(self.config.rootpath) / "hil" / "baselines"
@@ -165,10 +212,17 @@ def hil(config: pytest.Config) -> HilRun:
 
 # --- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture
-def board(request: pytest.FixtureRequest) -> HilBoard:
+def espml_port() -> str | None:
+    """The board a test runs on in matrix mode (``--espml-each-board`` parametrizes it); None: any."""
+    return None
+
+
+@pytest.fixture
+def board(request: pytest.FixtureRequest, espml_port: str | None) -> HilBoard:
     """A board held by this worker, its session open; the same one test after test."""
     run = hil(request.config)
-    held = run.board()
+    run.health()
+    held = run.board(espml_port)
     if request.node.get_closest_marker("espml_real_board") and held.simulated:
         pytest.skip(f"needs a real chip; {held.where} is virtual")
     if request.node.get_closest_marker("espml_current_sensor") and not held.info.has_current_sensor:
@@ -262,10 +316,14 @@ def baseline(request: pytest.FixtureRequest, board: HilBoard) -> BaselineCheck:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test that takes ``suite_model`` runs once per model of the suite."""
+    """A test that takes ``suite_model`` runs once per model of the suite; in matrix mode a test
+    that takes a board runs once per board."""
     if "suite_model" in metafunc.fixturenames:
         models = suite_models(option(metafunc.config, "suite"))
         metafunc.parametrize("suite_model", models, ids=[m.name for m in models])
+    if "board" in metafunc.fixturenames and option(metafunc.config, "each_board"):
+        ports = hil(metafunc.config).ports
+        metafunc.parametrize("espml_port", ports, ids=[f"board{i}" for i in range(len(ports))])
 
 
 # --- reporting -----------------------------------------------------------------------------------
@@ -282,6 +340,41 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     return report
 
 
+def _state_dir(config: pytest.Config) -> Path:
+    run = config.stash.get(_HIL, None)
+    if run is not None:
+        return run.state_dir
+    # The controller of an xdist run used no fixture itself: find the workers' folder.
+    base = Path(option(config, "report") or Path(config.rootpath) / ".espml")
+    return base / f"hil-run-{config.stash[_RUN_ID]}"
+
+
+class BoardVerdicts:
+    """Registered as a plugin of its own: its session-finish hook runs before JUnit is written."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Every board's verdict as a property of the JUnit test suite; a sick board fails the
+        session, whatever the tests did."""
+        config = session.config
+        if hasattr(config, "workerinput"):
+            return
+        health = read_health(_state_dir(config))
+        config.stash[_HEALTH] = health
+        from _pytest.junitxml import xml_key
+
+        junit = config.stash.get(xml_key, None)
+        for entry in health.values():
+            if junit is not None:
+                junit.add_global_property(f"espml.board.{entry.port}",
+                                          f"sick: {entry.reason}" if entry.sick else entry.verdict)
+        if any(entry.sick for entry in health.values()) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_HEALTH = pytest.StashKey[dict]()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
@@ -289,16 +382,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         hil(config).finish()
     if hasattr(config, "workerinput"):
         return
-    run = config.stash.get(_HIL, None)
-    state_dir = run.state_dir if run else None
-    if state_dir is None:
-        # The controller of an xdist run used no fixture itself: find the workers' parts.
-        base = Path(option(config, "report") or Path(config.rootpath) / ".espml")
-        state_dir = base / f"hil-run-{config.stash[_RUN_ID]}"
+    state_dir = _state_dir(config)
     if not state_dir.is_dir() or not list(state_dir.glob("hil-part-*.json")):
         return
     taken_out = BoardPool([], state_dir).taken_out
-    results = merge_parts(state_dir, taken_out)
+    results = merge_parts(state_dir, taken_out, config.stash.get(_HEALTH, {}))
     final = state_dir.parent / results.name  # the report folder, or .espml/
     final.write_text(results.read_text())
     shutil.rmtree(state_dir, ignore_errors=True)
@@ -329,8 +417,12 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         return
     results, taken_out, html = config.stash[_REPORT]
     terminalreporter.section("espml HIL")
+    for entry in config.stash.get(_HEALTH, {}).values():
+        if entry.sick:
+            terminalreporter.write_line(f"sick board: {entry.port}: {entry.reason}", red=True)
     for port, reason in taken_out.items():
-        terminalreporter.write_line(f"board taken out of the run: {port}: {reason}", red=True)
+        if not reason.startswith("sick: "):  # named above
+            terminalreporter.write_line(f"board taken out of the run: {port}: {reason}", red=True)
     run = config.stash.get(_HIL, None)
     for line in (run.improvements if run else []):
         terminalreporter.write_line(f"improved: {line}", green=True)

@@ -32,8 +32,9 @@ class RunResults:
         (folder / f"hil-part-{worker}.json").write_text(json.dumps(part, default=str))
 
 
-def merge_parts(folder: Path, taken_out: dict[str, str]) -> Path:
-    """Join the workers' parts into one results file; boards taken out say why."""
+def merge_parts(folder: Path, taken_out: dict[str, str], health: dict | None = None) -> Path:
+    """Join the workers' parts into one results file; boards taken out say why, and every board
+    checked carries its health verdict (``healthy`` or ``sick``) and the figures it gave."""
     boards: dict[str, dict] = {}
     tests: list[dict] = []
     started = time.time()
@@ -44,6 +45,12 @@ def merge_parts(folder: Path, taken_out: dict[str, str]) -> Path:
             boards.setdefault(board["port"], board)
         tests += part["tests"]
         part_path.unlink()
+    for port, verdict in (health or {}).items():
+        entry = boards.setdefault(port, {"port": port, "board": verdict.board, "firmware": verdict.firmware,
+                                         "simulated": verdict.simulated, "status": "ok"})
+        entry.update(verdict=verdict.verdict, health_figures=verdict.figures)
+        if verdict.sick:
+            entry["verdict_reason"] = verdict.reason
     for port, reason in taken_out.items():
         boards.setdefault(port, {"port": port})["status"] = f"taken out: {reason}"
     results = {"git_commit": git_commit(), "started": started, "boards": list(boards.values()),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import serial.rfc2217
 
-from toolkit.errors import PortError
+from toolkit.errors import PortError, UsageError
 from toolkit.virtual.device import VirtualBoard
 from toolkit.virtual.protocol_vdev import Serial as VirtualSerial
 
@@ -76,6 +76,8 @@ def loopback_address(text: str) -> tuple[str, int]:
         number = int(port)
     except ValueError:
         raise PortError(f"'{text}' is not HOST:PORT", "give an address such as 127.0.0.1:4000") from None
+    if not 0 <= number <= 65535:
+        raise UsageError(f"'{text}': port {number} is not in 0..65535", "give a port such as 4000, or 0 for any free one")
     if not address.is_loopback:
         raise PortError(f"the virtual board serves only on loopback, not {host}", "use 127.0.0.1:PORT")
     return str(address), number
@@ -101,7 +103,7 @@ def serve_rfc2217(board: VirtualBoard, address: tuple[str, int], stop: threading
                 connection, _ = listener.accept()
             except socket.timeout:
                 continue
-            _serve_client(board, connection, stop)
+            _serve_client(board, connection, stop, listener)
     finally:
         listener.close()
 
@@ -118,7 +120,24 @@ class _SocketWriter:
             self.connection.sendall(data)
 
 
-def _serve_client(board: VirtualBoard, connection: socket.socket, stop: threading.Event) -> None:
+BUSY = b"espml sim: busy: another client holds this board; try again when it lets go\r\n"
+
+
+def _turn_away(listener: socket.socket) -> None:
+    """A second client while one is served: tell it the board is busy and close, never leave it waiting."""
+    try:
+        other, _ = listener.accept()
+    except OSError:
+        return
+    try:
+        other.sendall(BUSY)
+    except OSError:
+        pass
+    other.close()
+
+
+def _serve_client(board: VirtualBoard, connection: socket.socket, stop: threading.Event,
+                  listener: socket.socket | None = None) -> None:
     port = VirtualSerial()
     port.board = board
     port.is_open = True
@@ -143,6 +162,8 @@ def _serve_client(board: VirtualBoard, connection: socket.socket, stop: threadin
     connection.settimeout(0.1)
     try:
         while not (done.is_set() or stop.is_set()):
+            if listener is not None and select.select([listener], [], [], 0)[0]:
+                _turn_away(listener)
             try:
                 data = connection.recv(65536)
             except socket.timeout:
