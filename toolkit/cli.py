@@ -170,7 +170,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json != "-":
         for line in planned.summary_lines():
             console.print(line)
-        console.print(f"wrote {args.out}")
+        console.print(f"wrote {args.out}" if planned.plan_written else f"copied {args.model} to {args.out} unchanged")
     return 0
 
 
@@ -237,9 +237,12 @@ def cmd_flash(args: argparse.Namespace) -> int:
     for write in result.writes:
         table.add_row(write["name"], f"0x{write['offset']:06x}", f"{write['bytes']:,}", f"{write['deflated_bytes']:,}")
     console.print(table)
-    if result.model_slot:
+    if result.model_slot and result.model_runs:
         console.print(f"model {result.model_sha256[:16]} in {result.model_slot}, sequence {result.model_sequence}: "
                       "it runs once its SHA-256 checks at boot")
+    elif result.model_slot:
+        console.print(f"model {result.model_sha256[:16]} written to {result.model_slot} (--force), but inspect says "
+                      "this firmware will not run it: the board refuses it at boot and keeps the model it has, if any")
     _write_json(args.json, {"writes": result.writes, "seconds": result.seconds, "model_slot": result.model_slot,
                             "model_sequence": result.model_sequence, "model_sha256": result.model_sha256})
     return 0
