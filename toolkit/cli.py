@@ -147,6 +147,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from toolkit.harness.report import inspect_tables
     from toolkit.model import load_model
     from toolkit.model.inspect import inspect_model
+    from toolkit.model.verdict import verdict
 
     report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size,
                            plan=args.plan)
@@ -156,9 +157,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             console.print(table)
         for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
             console.print(line)
-        verdict = "[green]fits and runs[/]" if report.fits else "[red]does not fit or will not run[/]"
-        console.print(f"{verdict} on {report.board}; estimated {report.estimated_latency_ms:,.2f} ms per inference "
+        said = verdict(report)
+        colour = "green" if report.fits else "red"
+        console.print(f"[{colour}]{escape(said.lines[0])}[/]; estimated {report.estimated_latency_ms:,.2f} ms per inference "
                       f"at {get_board(args.board).cpu_mhz} MHz ({'ESP-NN' if report.esp_nn else 'plain C kernels'})")
+        for line in said.lines[1:]:
+            console.print(f"  {escape(line)}", highlight=False)
     return 0 if report.fits else 8
 
 
