@@ -179,6 +179,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    from rich import box
     from rich.table import Table
 
     from toolkit.convert import require_convert_extra
@@ -193,14 +194,25 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     data = load_data(args.data, args.labels, args.preprocess)
     check_runs(model, data)
     out = Path(args.out)
-    with errors.status("optimising..."):
-        result = Sequence(model, data, args.budget).run(order, out, baseline_float_tflite=args.baseline)
+    # A spinner that says where it is on a terminal; off one (CI, a log file) a line per stage and strength.
+    with errors.status("optimising...") as spinner:
+        def progress(line: str) -> None:
+            if errors.is_terminal:
+                spinner.update(f"optimising: {escape(line)}")
+            else:
+                errors.print(f"optimise: {escape(line)}", highlight=False, soft_wrap=True)
+
+        result = Sequence(model, data, args.budget, progress=progress).run(order, out,
+                                                                            baseline_float_tflite=args.baseline)
     paths = report.write(result, out)
-    table = Table(title=f"optimisation of {args.model} (budget {args.budget} points)", title_justify="left")
+    table = Table(title=f"optimisation of {escape(args.model)} (budget {args.budget} points)", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)  # fits 80 columns
     for key, title in report.COLUMNS:
-        table.add_column(title, justify="left" if key in ("stage", "status") else "right")
+        text = key in ("stage", "status")
+        table.add_column(report.TERMINAL_TITLES.get(key, title), justify="left" if text else "right",
+                         no_wrap=key != "status", min_width=10 if key == "status" else None)
     for row in result.rows:
-        table.add_row(*(report.cell(key, row.get(key)) for key, _ in report.COLUMNS))
+        table.add_row(*(report.compact(key, row.get(key)) for key, _ in report.COLUMNS))
     console.print(table)
     for line in report.closing_lines(result):
         console.print(line)
