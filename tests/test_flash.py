@@ -57,6 +57,22 @@ def test_refusals_happen_before_the_board_is_touched(tmp_path: Path) -> None:
     assert result.model_slot == "model_a"
 
 
+def test_a_forced_model_that_will_not_run_is_not_announced_as_running(tmp_path: Path, capsys) -> None:
+    url = "vdev://esp32s3?realtime=0&id=flash-force-message"
+    assert main(["flash", "--port", url, str(REFERENCE_MODEL)]) == 0
+    b = ModelBuilder(2)
+    x = b.input((1, 8, 8, 4))
+    custom = tmp_path / "custom.tflite"
+    custom.write_bytes(b.build([x], [b.custom("MyOp", x)]))
+    capsys.readouterr()
+    assert main(["flash", "--port", url, str(custom), "--force"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "runs once its SHA-256 checks" not in said
+    assert "will not run it" in said and "keeps the model it has" in said
+    with Session.open(url) as session:  # and that is what the board does
+        assert session.hello().model_sha256.hex() == load_model(REFERENCE_MODEL).sha256
+
+
 def test_bad_ports_and_files() -> None:
     with pytest.raises(PortError, match="no such port"):
         flash("/dev/ttyNOPE9", get_board("esp32s3"), load_model(REFERENCE_MODEL))

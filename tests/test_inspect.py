@@ -155,3 +155,62 @@ def test_debug_and_verbose_after_the_sub_command(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "toolkit.cli", "inspect", str(REFERENCE_MODEL), "--verbose",
                              "--json", "-"], capture_output=True, text=True)
     assert result.returncode == 0 and json.loads(result.stdout)["fits"]
+
+
+def _cli_text(capsys) -> str:
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_a_model_too_large_for_the_arena_names_the_budget_and_the_board_it_fits(tmp_path: Path, capsys) -> None:
+    b = ModelBuilder(3)
+    x = b.input((1, 96, 96, 8))
+    path = tmp_path / "wide.tflite"
+    path.write_bytes(b.build([x], [b.conv2d(x, 16, 3)]))  # 73,728 B in + 147,456 B out: needs PSRAM
+    assert main(["inspect", str(path)]) == 8
+    said = _cli_text(capsys)
+    assert "does not fit on esp32s3" in said and "will not run" not in said
+    assert "tensor arena vs firmware arena (RAM): needs" in said and "it fits esp32s3-r8" in said
+    assert main(["inspect", str(path), "--board", "esp32s3-r8"]) == 0
+    assert "fits and runs on esp32s3-r8" in _cli_text(capsys)
+
+
+def test_an_op_the_firmware_lacks_is_one_row_with_its_count(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "gelu4.tflite"
+    path.write_bytes(small_model(lambda b, y: b.unary("GELU", b.unary("GELU", b.unary("GELU", b.unary("GELU", y))))))
+    assert main(["inspect", str(path), "--json", str(tmp_path / "i.json")]) == 8
+    said = _cli_text(capsys)
+    assert "will not run on esp32s3" in said and "does not fit" not in said
+    assert said.count("GELU (x4): not registered") == 1
+    facts = json.loads((tmp_path / "i.json").read_text())["verdict"]
+    assert facts["fits"] and not facts["runs"] and facts["summary"] == "will not run on esp32s3"
+
+
+def test_float_ops_are_costed_as_reference_kernels_and_said_so(capsys, tmp_path: Path) -> None:
+    from toolkit.model.work import model_work
+
+    model = load_model(small_model(lambda b, y: b.unary("RELU", y, float_output=True)))
+    board = get_board("esp32s3")
+    floats = [w for w in model_work(model) if w.float_kernel]
+    assert floats and all(board.op_cycles(w, esp_nn=True) == board.op_cycles(w, esp_nn=False) for w in floats)
+    report = inspect_model(model, board)
+    assert report.float_ops and report.int8_latency_ms <= report.estimated_latency_ms
+    from toolkit.boards import OpWork
+
+    fc = OpWork("FULLY_CONNECTED", macs=100_000, output_elements=100)
+    assert board.op_cycles(dataclasses.replace(fc, float_kernel=True)) > 10 * board.op_cycles(fc)  # no ESP-NN
+    path = tmp_path / "float.tflite"
+    path.write_bytes(model.data)
+    main(["inspect", str(path)])
+    assert "compute in float32: TFLite-Micro's reference float kernels run them, not ESP-NN's" in _cli_text(capsys)
+
+
+def test_op_names_are_whole_in_an_80_column_table() -> None:
+    from rich.console import Console
+
+    from toolkit.harness.report import inspect_tables
+
+    console = Console(width=80, record=True)
+    for table in inspect_tables(inspect_model(load_model(STATEFUL_MODELS["svdf"]()), get_board("esp32s3"))):
+        console.print(table)
+    text = console.export_text()
+    assert "SVDF" in text and "…" not in text.split("memory")[0]

@@ -175,7 +175,8 @@ def test_cli_plan_and_inspect_plan(tmp_path: Path, capsys) -> None:
     figures = json.loads(report.read_text())
     assert figures["planned_head_bytes"] < figures["greedy_head_bytes"]
     assert recorded_arena(out.read_bytes(), ARENA).head == figures["planned_head_bytes"]
-    assert "lower bound" in capsys.readouterr().out
+    said = "".join(capsys.readouterr().out.split())
+    assert "lowerbound" in said and f"wrote{out}" in said
     inspected = tmp_path / "inspect.json"
     assert main(["inspect", str(out), "--plan", "--json", str(inspected)]) == 0
     facts = json.loads(inspected.read_text())
@@ -188,6 +189,16 @@ def test_cli_plan_and_inspect_plan(tmp_path: Path, capsys) -> None:
     assert main(["plan", str(source), "-o", str(tmp_path / "x.tflite")]) == 2
     err = capsys.readouterr().err
     assert "already carries" in err and "not found" in err and "corrupt" in err and "Traceback" not in err
+
+
+def test_cli_plan_that_finds_nothing_says_it_copied(tmp_path: Path, capsys) -> None:
+    from conftest import REFERENCE_MODEL
+
+    out = tmp_path / "same.tflite"
+    assert main(["plan", str(REFERENCE_MODEL), "-o", str(out)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "no plan written" in said and "unchanged" in said and "wrote" not in said
+    assert out.read_bytes() == REFERENCE_MODEL.read_bytes()
 
 
 def test_benchmark_script_reports_the_goals(tmp_path: Path) -> None:

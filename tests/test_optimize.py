@@ -362,7 +362,7 @@ def test_cli_data_of_the_wrong_shape(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_cli_writes_model_report_and_onnx(tmp_path: Path) -> None:
+def test_cli_writes_model_report_and_onnx(tmp_path: Path, capsys) -> None:
     pytest.importorskip("onnx2tf")
     torch.manual_seed(0)
     from toolkit.reference import load_digits_split, train
@@ -372,6 +372,11 @@ def test_cli_writes_model_report_and_onnx(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["optimize", "--model", "toolkit.reference:build_reference_cnn", "--weights", str(tmp_path / "w.pt"),
                  "--stages", "fold,prune,quantize,plan", "--budget", "2", "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert "optimise: prune at 0.75:" in said.err and "optimise: quantize:" in said.err  # progress off a terminal
+    table = said.out.split("optimisation of")[1].split("BatchNorm folded before pruning")[0]
+    assert all(len(line) <= 80 for line in table.splitlines()) and "…" not in table
+    assert "params" in table and "agree %" in table
     report = json.loads((out / "report.json").read_text())
     assert [r["stage"] for r in report["rows"]] == ["original", "fold", "prune", "quantize", "plan"]
     from toolkit.model import load_model as load_tflite

@@ -160,6 +160,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from toolkit.harness.report import inspect_tables
     from toolkit.model import load_model
     from toolkit.model.inspect import inspect_model
+    from toolkit.model.verdict import verdict
 
     report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size,
                            plan=args.plan)
@@ -169,9 +170,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             console.print(table)
         for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
             console.print(line)
-        verdict = "[green]fits and runs[/]" if report.fits else "[red]does not fit or will not run[/]"
-        console.print(f"{verdict} on {report.board}; estimated {report.estimated_latency_ms:,.2f} ms per inference "
+        said = verdict(report)
+        colour = "green" if report.fits else "red"
+        console.print(f"[{colour}]{escape(said.lines[0])}[/]; estimated {report.estimated_latency_ms:,.2f} ms per inference "
                       f"at {get_board(args.board).cpu_mhz} MHz ({'ESP-NN' if report.esp_nn else 'plain C kernels'})")
+        for line in said.lines[1:]:
+            console.print(f"  {escape(line)}", highlight=False)
     return 0 if report.fits else 8
 
 
@@ -183,11 +187,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json != "-":
         for line in planned.summary_lines():
             console.print(line)
-        console.print(f"wrote {args.out}")
+        console.print(f"wrote {args.out}" if planned.plan_written else f"copied {args.model} to {args.out} unchanged")
     return 0
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    from rich import box
     from rich.table import Table
 
     from toolkit.convert import require_convert_extra
@@ -202,14 +207,25 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     data = load_data(args.data, args.labels, args.preprocess)
     check_runs(model, data)
     out = Path(args.out)
-    with errors.status("optimising..."):
-        result = Sequence(model, data, args.budget).run(order, out, baseline_float_tflite=args.baseline)
+    # A spinner that says where it is on a terminal; off one (CI, a log file) a line per stage and strength.
+    with errors.status("optimising...") as spinner:
+        def progress(line: str) -> None:
+            if errors.is_terminal:
+                spinner.update(f"optimising: {escape(line)}")
+            else:
+                errors.print(f"optimise: {escape(line)}", highlight=False, soft_wrap=True)
+
+        result = Sequence(model, data, args.budget, progress=progress).run(order, out,
+                                                                            baseline_float_tflite=args.baseline)
     paths = report.write(result, out)
-    table = Table(title=f"optimisation of {args.model} (budget {args.budget} points)", title_justify="left")
+    table = Table(title=f"optimisation of {escape(args.model)} (budget {args.budget} points)", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False)  # fits 80 columns
     for key, title in report.COLUMNS:
-        table.add_column(title, justify="left" if key in ("stage", "status") else "right")
+        text = key in ("stage", "status")
+        table.add_column(report.TERMINAL_TITLES.get(key, title), justify="left" if text else "right",
+                         no_wrap=key != "status", min_width=10 if key == "status" else None)
     for row in result.rows:
-        table.add_row(*(report.cell(key, row.get(key)) for key, _ in report.COLUMNS))
+        table.add_row(*(report.compact(key, row.get(key)) for key, _ in report.COLUMNS))
     console.print(table)
     for line in report.closing_lines(result):
         console.print(line)
@@ -250,9 +266,12 @@ def cmd_flash(args: argparse.Namespace) -> int:
     for write in result.writes:
         table.add_row(write["name"], f"0x{write['offset']:06x}", f"{write['bytes']:,}", f"{write['deflated_bytes']:,}")
     console.print(table)
-    if result.model_slot:
+    if result.model_slot and result.model_runs:
         console.print(f"model {result.model_sha256[:16]} in {result.model_slot}, sequence {result.model_sequence}: "
                       "it runs once its SHA-256 checks at boot")
+    elif result.model_slot:
+        console.print(f"model {result.model_sha256[:16]} written to {result.model_slot} (--force), but inspect says "
+                      "this firmware will not run it: the board refuses it at boot and keeps the model it has, if any")
     _write_json(args.json, {"writes": result.writes, "seconds": result.seconds, "model_slot": result.model_slot,
                             "model_sequence": result.model_sequence, "model_sha256": result.model_sha256})
     return 0

@@ -65,6 +65,7 @@ class FlashResult:
     model_slot: str | None = None
     model_sequence: int | None = None
     model_sha256: str | None = None
+    model_runs: bool = True  # False when --force wrote a model that inspect says this firmware will not run
 
     @property
     def wire_bytes_estimate(self) -> int:
@@ -101,8 +102,9 @@ def check_firmware(writes: list[Write], partitions: list[Partition], force: bool
             raise FlashError(f"{write.name} is not a valid ESP32-S3 image", "check the file, or --force")
 
 
-def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], force: bool) -> None:
-    """Refuse, before anything is written, a model that is too large or will not run."""
+def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], force: bool) -> bool:
+    """Refuse, before anything is written, a model that is too large or will not run; with ``force``,
+    return whether it will run."""
     slot = find(partitions, MODEL_SLOTS[0])
     check_fits(model, slot.size)
     report = inspect_model(model, board)
@@ -111,6 +113,7 @@ def check_model(model: TFLiteModel, board: Board, partitions: list[Partition], f
                         + [f"{b.name}: {b.used:,} > {b.available:,}" for b in report.budgets if not b.fits])
         raise UnfitModelError(f"this model will not run on the {board.name} firmware ({why})",
                          "see 'espml inspect', or pass --force to write it anyway")
+    return report.fits
 
 
 @contextlib.contextmanager
@@ -170,9 +173,9 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
     table = next((w for w in firmware if w.offset == TABLE_OFFSET), None)
     partitions = from_binary(table.data) if table else load_csv()
     check_firmware(firmware, partitions, force)
-    if model is not None:
-        check_model(model, board, partitions, force)
     result, started = FlashResult(), time.monotonic()
+    if model is not None:
+        result.model_runs = check_model(model, board, partitions, force)
     with esptool_quiet(not show_esptool):
         esp = _connect(port, before, stub)
         try:

@@ -135,6 +135,11 @@ def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def trained_reference_cnn():
+    """The demo's trained reference CNN, as a factory for ``espml optimize --model toolkit.reference:trained_reference_cnn``."""
+    return trained_reference()[0]
+
+
 def trained_reference(factory=None, upscale: int = 1, epochs: int = EPOCHS):
     """Train the reference CNN (or another architecture) from scratch, seeded, on one thread."""
     import torch

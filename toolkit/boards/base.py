@@ -16,6 +16,7 @@ class OpWork:
     weight_bytes: int = 0
     input_channels: int = 0
     kernel_elements: int = 1  # kernel height x width
+    float_kernel: bool = False  # float32 arithmetic: TFLM's reference kernel whatever the build (ESP-NN is int8)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Board:
     flash_cycles_per_weight_byte: float
     model_slot_bytes: int = 1024 * 1024  # each of the two model partitions (A and B)
     kernel_costs: dict[str, KernelCost] = field(default_factory=dict)
+    cost_basis: dict[str, str] = field(default_factory=dict)  # kind -> how its cost was found; else "assumed"
     default_cost: KernelCost = KernelCost("element", 12.0, 12.0, False)
     idle_current_ma: float = 0.0
     busy_current_ma: float = 0.0
@@ -71,7 +73,12 @@ class Board:
     def kernel_cost(self, work: OpWork) -> KernelCost:
         return self.kernel_costs.get(work.kind, self.default_cost)
 
+    def estimate_basis(self, kind: str) -> str:
+        return self.cost_basis.get(kind, "assumed")
+
     def op_cycles(self, work: OpWork, esp_nn: bool = True) -> int:
+        """Float ops are costed as the plain C (reference) int8 kernels: not calibrated for float."""
+        esp_nn = esp_nn and not work.float_kernel
         cost = self.kernel_cost(work)
         units = {"mac": work.macs, "input": work.input_elements}.get(
             cost.unit, work.output_elements * max(1, work.kernel_elements))
@@ -86,6 +93,7 @@ class Board:
         return cost.esp_nn if esp_nn else cost.ansi_c
 
     def op_current_ma(self, work: OpWork, esp_nn: bool = True) -> float:
+        esp_nn = esp_nn and not work.float_kernel
         cost = self.kernel_cost(work)
         core = self.simd_current_ma if (esp_nn and cost.simd) else self.busy_current_ma
         return core + (self.flash_access_extra_ma if work.weight_bytes else 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
+from toolkit.model.verdict import problem_counts
 from toolkit.protocol import NO_SLOT, Info
 
 SIMULATED_NOTE = "[bold yellow]SIMULATED[/] (virtual board: latency, RAM and current come from models, not a chip)"
@@ -95,14 +96,17 @@ def inspect_tables(report) -> list:
     """The op table, then the budget lines (green when they fit, red when not), then problems."""
     ops = Table(title=f"{report.model_bytes:,}-byte model on {report.board}"
                 + ("" if report.esp_nn else " (plain C kernels, no ESP-NN)"), title_justify="left")
-    for column in ("#", "op", "output", "MACs", "weights", "est. time"):
-        ops.add_column(column, justify="left" if column in ("op", "output") else "right")
+    longest = max((len(op.kind) for op in report.ops), default=2)
+    for column in ("#", "op", "output", "MACs", "weights", "est. time", "basis"):
+        ops.add_column(column, justify="left" if column in ("op", "output", "basis") else "right",
+                       no_wrap=column == "op", min_width=longest if column == "op" else None)
     for op in report.ops:
-        kind = op.kind if op.supported else f"[red]{op.kind}[/]"
+        kind = escape(op.kind) if op.supported else f"[red]{escape(op.kind)}[/]"
+        basis = "float, plain C" if op.computes_in_float else op.estimate_basis
         ops.add_row(str(op.index), kind, "x".join(map(str, op.output_shape)), f"{op.macs:,}", f"{op.weight_bytes:,}",
-                    f"{op.estimated_us / 1000:,.3f} ms")
+                    f"{op.estimated_us / 1000:,.3f} ms", basis)
     ops.add_row("", "[bold]total[/]", "", f"{report.macs:,}", f"{sum(o.weight_bytes for o in report.ops):,}",
-                f"[bold]{report.estimated_latency_ms:,.3f} ms[/]")
+                f"[bold]{report.estimated_latency_ms:,.3f} ms[/]", "")
     memory = Table(title="memory", title_justify="left")
     memory.add_column("item")
     memory.add_column("used", justify="right")
@@ -118,9 +122,9 @@ def inspect_tables(report) -> list:
     tables = [ops, memory]
     if report.problems:
         problems = Table(title="[red]will not run on this firmware[/]", title_justify="left")
-        for column in ("op", "why", "what to do"):
-            problems.add_column(column)
-        for problem in report.problems:
-            problems.add_row(problem.op, problem.reason, problem.hint)
+        for column in ("op", "ops", "why", "what to do"):
+            problems.add_column(column, justify="right" if column == "ops" else "left", no_wrap=column == "op")
+        for op, reason, hint, count in problem_counts(report):
+            problems.add_row(escape(op), str(count), reason, hint)
         tables.append(problems)
     return tables

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from toolkit.boards import Board
 from toolkit.boards.firmware import ESP_NN_COMPONENTS, firmware_ops
@@ -12,9 +12,8 @@ from toolkit.model.offline_plan import ArenaPlan, plan_model
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm_structs import STRUCTS
-from toolkit.model.work import op_work
+from toolkit.model.work import computes_in_float, op_work
 
-BOUNDARY_CONVERSIONS = ("QUANTIZE", "DEQUANTIZE")
 RESOLVER_FLASH_SOURCE = (
     "estimate: each registered kernel's sources from esp-tflite-micro 1.3.4 (its Register_* file and *_common.cc) "
     "compiled at -O2 with function sections for 32-bit x86 (no Xtensa compiler here) and linked from Register_*, "
@@ -60,6 +59,8 @@ class OpReport:
     estimated_us: float
     supported: bool
     options: dict = field(default_factory=dict)
+    computes_in_float: bool = False  # runs TFLM's reference float kernel: no ESP-NN, plain C cost
+    estimate_basis: str = "assumed"  # how the op kind's cost was found (published, host-timed, assumed)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class InspectReport:
     problems: list[Problem] = field(default_factory=list)
     offline_plan: bool = False  # the model carries an offline memory plan, which the head honours
     arena_plan: ArenaPlan | None = None  # what 'espml plan' would make of it (inspect --plan)
+    int8_latency_ms: float = 0.0  # the same graph's estimate were every op int8 with ESP-NN (what float costs)
 
     @property
     def arena_bytes(self) -> int:
@@ -124,7 +126,13 @@ class InspectReport:
     def fits(self) -> bool:
         return all(b.fits for b in self.budgets) and not self.problems
 
+    @property
+    def float_ops(self) -> list[OpReport]:
+        return [op for op in self.ops if op.computes_in_float]
+
     def to_json(self) -> dict:
+        from toolkit.model.verdict import verdict
+
         return {
             "board": self.board,
             "model_sha256": self.model_sha256,
@@ -154,6 +162,8 @@ class InspectReport:
             "resolver_flash_bytes": self.resolver.total_bytes,
             "resolver_flash": self.resolver.to_json(),
             "arena_offline_plan": self.offline_plan,
+            "verdict": verdict(self).to_json(),
+            "float_ops": len(self.float_ops),
             **({"arena_plan": self.arena_plan.to_json()} if self.arena_plan is not None else {}),
         }
 
@@ -185,15 +195,10 @@ def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Proble
         elif op.kind not in registered:
             problems.append(Problem(op.kind, "not registered by the espml firmware",
                                     "add it to device/ops.txt and rebuild the firmware, or replace it"))
-        elif quantised and op.kind not in BOUNDARY_CONVERSIONS and _computes_in_float(model, op):
+        elif quantised and computes_in_float(model, op):
             problems.append(Problem(op.kind, "computes in float32 inside an int8 model (slow, needs float kernels)",
                                     "quantise the whole graph: full-integer conversion with a representative dataset"))
     return problems
-
-
-def _computes_in_float(model: TFLiteModel, op) -> bool:
-    tensors = [model.tensors[i] for i in op.inputs + op.outputs if i >= 0]
-    return any(t.dtype == "float32" and not t.is_constant for t in tensors)
 
 
 def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer_size: int = 4,
@@ -202,13 +207,15 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
     registered = firmware_ops()
     head = plan_head(model)
     tail = plan_tail(model, pointer_size)
-    ops = []
+    ops, int8_us = [], 0.0
     for op in model.ops:
         work = op_work(model, op)
         estimate = board.estimate(work, esp_nn)
+        int8_us += board.estimate(replace(work, float_kernel=False), True).microseconds
         out_shape = list(model.tensors[op.outputs[0]].shape) if op.outputs else []
         ops.append(OpReport(op.index, op.kind, out_shape, work.macs, work.weight_bytes, estimate.cycles,
-                            estimate.microseconds, op.kind in registered, dict(op.options)))
+                            estimate.microseconds, op.kind in registered, dict(op.options), work.float_kernel,
+                            board.estimate_basis(op.kind)))
     flash = image_size(model.size)
     budgets = [
         Budget("model image vs model slot (flash)", flash, board.model_slot_bytes),
@@ -225,4 +232,5 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         tensors=[_tensor_facts(t) for t in model.tensors],
         problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
         offline_plan=head.offline, arena_plan=plan_model(model.data, replan=True) if plan else None,
+        int8_latency_ms=int8_us / 1000,
     )

@@ -34,7 +34,18 @@ def op_work(model: TFLiteModel, op: OpInfo) -> OpWork:
         macs = ins[0].shape[0] * (ins[1].elements + ins[2].elements)  # feature, then time weights, per batch
     elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
         kernel = int(op.options.get("filterHeight", 1)) * int(op.options.get("filterWidth", 1))
-    return OpWork(op.kind, macs, out_elems, in_elems, weight_bytes, in_channels, kernel)
+    return OpWork(op.kind, macs, out_elems, in_elems, weight_bytes, in_channels, kernel, computes_in_float(model, op))
+
+
+FLOAT_BOUNDARY_OPS = ("QUANTIZE", "DEQUANTIZE")  # convert at the graph's edges; not float arithmetic
+
+
+def computes_in_float(model: TFLiteModel, op: OpInfo) -> bool:
+    """Whether TFLM runs the op's float32 kernel (ESP-NN has int8 kernels only)."""
+    if op.kind in FLOAT_BOUNDARY_OPS:
+        return False
+    tensors = [model.tensors[i] for i in op.inputs + op.outputs if i >= 0]
+    return any(t.dtype == "float32" and not t.is_constant for t in tensors)
 
 
 def model_work(model: TFLiteModel) -> list[OpWork]:

@@ -79,6 +79,7 @@ class Result:
     onnx_path: str | None = None
     baseline_float_tflite_bytes: int | None = None
     preprocess: Preprocess | None = None  # of the int8 model, in its layout
+    order: tuple[str, ...] = ()  # the stages as run
 
     @property
     def accuracy_drop_points(self) -> float | None:
@@ -140,7 +141,10 @@ def _same_size(a, b, x: np.ndarray) -> bool:
 
 
 class Sequence:
-    def __init__(self, original, data: Data, budget_points: float = 0.5, finetune: FineTune | None = None) -> None:
+    def __init__(self, original, data: Data, budget_points: float = 0.5, finetune: FineTune | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        """``progress`` gets a line of text as each stage starts and as each strength is judged."""
+        self.progress = progress or (lambda line: None)
         self.original = measure.inference_mode(original)
         self.data = data
         self.budget = budget_points
@@ -165,6 +169,9 @@ class Sequence:
 
     def run_stage(self, stage: Stage, model, baseline: dict) -> tuple[object, dict]:
         costs = []
+        graded = stage.strengths != (None,)
+        self.progress(f"{stage.key}: trying strengths {', '.join(map(str, stage.strengths))}" if graded
+                      else f"{stage.key}: applying")
         for number, strength in enumerate(stage.strengths):
             notes: list[str] = []
             try:
@@ -177,6 +184,8 @@ class Sequence:
                 candidate = self.finetune(candidate)
             row = self.row(stage.key, candidate, "applied", strength, stage.title, notes)
             cost = self.cost_points(row, baseline)
+            self.progress(f"{stage.key}{f' at {strength}' if graded else ''}: {cost:+.2f} points, "
+                          + ("kept" if cost <= self.budget else f"over the {self.budget} budget"))
             if cost <= self.budget:
                 if number:
                     row["status"] = f"reduced to {strength}"  # stronger settings cost more than the budget
@@ -188,12 +197,13 @@ class Sequence:
         return model, row
 
     def run(self, order: list[str], out_dir: Path | None = None, baseline_float_tflite: bool = False) -> Result:
-        result = Result()
+        result = Result(order=tuple(order))
         baseline = self.row("original", self.original, "as given")
         result.rows.append(baseline)
         model = self.original
         for key in order:
             if key == "quantize":
+                self.progress("quantize: converting to full-integer int8 (ONNX, onnx2tf, TFLite)")
                 self.quantize(model, result, out_dir, baseline_float_tflite)
                 continue
             if key == "plan":

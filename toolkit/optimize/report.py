@@ -5,11 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from toolkit.optimize.pipeline import Result
+from toolkit.optimize.pipeline import FOLD_FIRST_ORDER, Result
 
 COLUMNS = (("stage", "stage"), ("status", "status"), ("strength", "strength"), ("parameters", "params"), ("macs", "MACs"),
            ("float_bytes", "float B"), ("tflite_bytes", "int8 B"), ("arena_head_bytes", "arena B"),
            ("accuracy", "accuracy"), ("agreement", "agreement"))
+
+
+# The terminal's table: short headers and compact numbers, so it fits 80 columns (report.md has them whole).
+TERMINAL_TITLES = {"strength": "str.", "float_bytes": "float B", "tflite_bytes": "int8 B", "arena_head_bytes": "arena",
+                   "accuracy": "acc %", "agreement": "agree %"}
+
+
+def compact(key: str, value) -> str:
+    """``cell`` for the terminal: 1.92M, 188.4k, percentages without the sign."""
+    if value is None:
+        return ""
+    if key in ("accuracy", "agreement"):
+        return f"{100 * value:.2f}"
+    if isinstance(value, int) and value >= 10_000:
+        return f"{value / 1e6:.2f}M" if value >= 1_000_000 else f"{value / 1e3:.1f}k"
+    return cell(key, value)
 
 
 def cell(key: str, value) -> str:
@@ -40,7 +56,23 @@ def closing_lines(result: Result) -> list[str]:
     if data["accuracy_drop_points"] is not None:
         change = round(-data["accuracy_drop_points"], 6) + 0.0  # no "-0.00"
         lines.append(f"Accuracy change: {change:+.2f} points on held-out data.")
+    placement = fold_placement(result.order)
+    if placement:
+        lines.append(placement)
     return lines
+
+
+def fold_placement(order: tuple[str, ...]) -> str:
+    """Where BatchNorm was folded and why it matters: the one order choice that changes results."""
+    if "fold" not in order or "prune" not in order:
+        return ""
+    if order.index("fold") > order.index("prune"):
+        return ("BatchNorm folded after pruning (the default): the stages before it fine-tune with BatchNorm in "
+                "place, which pruned networks with residual or depthwise blocks need to recover. A plain CNN may "
+                f"fit more pruning with BatchNorm folded first: --stages {','.join(FOLD_FIRST_ORDER)} (espml demo's order).")
+    return ("BatchNorm folded before pruning: the stages after it fine-tune a network without BatchNorm, which "
+            "suits plain CNNs (espml demo's order); networks with residual or depthwise blocks usually fit more "
+            "pruning with the default order, which folds after pruning.")
 
 
 def markdown(result: Result) -> str:
