@@ -113,14 +113,17 @@ def idle_baseline_ma(trace: Trace, before_s: float) -> tuple[float, float]:
 
 
 def window_energies(trace: Trace, windows: list[Window], idle_mw: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gross and baseline-subtracted energy (uJ) of each window."""
+    """Gross and baseline-subtracted energy (uJ) of each window. An edge falls inside a sample that
+    averages over its interval, so the sample either side of a window holds part of its charge: the
+    energy above idle is summed over the window and one sample each side (idle samples add nothing),
+    the gross energy adds the idle power over the window's marker length."""
     dt = 1.0 / trace.rate_hz
-    power = trace.current_ma * trace.voltage_v  # mW
-    cumulative = np.concatenate([[0.0], np.cumsum(power)])
+    above = trace.current_ma * trace.voltage_v - idle_mw  # mW
+    cumulative = np.concatenate([[0.0], np.cumsum(above)])
     s = np.array([w.start for w in windows], dtype=np.int64)
     e = np.array([w.end for w in windows], dtype=np.int64)
-    gross = (cumulative[e] - cumulative[s]) * dt * 1000.0  # mW x s = mJ
-    net = gross - idle_mw * (e - s) * dt * 1000.0
+    net = (cumulative[np.minimum(e + 1, len(trace))] - cumulative[np.maximum(s - 1, 0)]) * dt * 1000.0  # mJ -> uJ
+    gross = net + idle_mw * (e - s) * dt * 1000.0
     return gross, net
 
 
