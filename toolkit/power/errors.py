@@ -8,7 +8,7 @@ from toolkit.errors import ToolkitError
 class PowerError(ToolkitError):
     """A power meter or its trace cannot give an energy figure."""
 
-    exit_code = 9
+    exit_code = 10
 
 
 class MeterNotFound(PowerError):
