@@ -124,3 +124,19 @@ def test_bad_power_specs_get_one_line_and_record_nothing(case, spec, code, words
     assert main(bench(board_id, tmp_path, "--power", spec)) == code, case
     assert words in one_line(capsys)
     assert stored_inferences(tmp_path) == 0
+
+
+def test_the_energy_bench_script_reports_its_figures(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "energy.json"
+    script = Path(__file__).resolve().parent.parent / "bench" / "energy.py"
+    run = subprocess.run([sys.executable, str(script), "--seconds", "0.5", "--n", "5", "--json", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(out.read_text())
+    assert figures["energy_error_pct"] <= 1.0  # synthetic traces: deterministic
+    assert figures["lost_samples"] == 0 and figures["driver"]["samples"] > 0  # rates are not asserted
+    assert figures["reference_model"]["simulated"]

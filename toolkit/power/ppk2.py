@@ -66,11 +66,16 @@ class PPK2Meter:
             self._serial.close()
             raise
 
-    def _drain(self) -> None:
+    def _drain(self, keep: bool = False) -> None:
+        """Read until the port is quiet; ``keep`` what came (the stream's tail after a stop)."""
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < DRAIN_QUIET_S:
-            if self._serial.read(READ_CHUNK):
+            data = self._serial.read(READ_CHUNK)
+            if data:
                 quiet_since = time.monotonic()
+                if keep:
+                    with self._lock:
+                        self._buffer += data
 
     def _metadata(self) -> pp.Calibration:
         self._serial.write(bytes([pp.GET_METADATA]))
@@ -112,7 +117,7 @@ class PPK2Meter:
         self._running.clear()
         if self._reader is not None:
             self._reader.join(timeout=2)
-        self._drain()
+        self._drain(keep=True)
 
     def samples(self) -> Trace:
         with self._lock:
