@@ -99,7 +99,7 @@ def _micropython_info(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
     from toolkit.harness.inputs import model_inputs
-    from toolkit.harness.report import SIMULATED_NOTE, bench_table, profile_table
+    from toolkit.harness.report import SIMULATED_NOTE, bench_table, power_table, profile_table
     from toolkit.model import load_model
 
     model = load_model(args.model)
@@ -109,22 +109,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         deploy(args.port, model)
     store = ResultsStore(args.db)
+    power = None
     try:
         n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
+            power = _power_plan(args)  # after the board: a virtual PPK2 stands beside a virtual board
             plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name, profile=args.profile)
             summary = run_bench(session, model, samples, plan, store, args.port,
-                                _progress_callback(progress), resume=args.resume)
+                                _progress_callback(progress), resume=args.resume, power=power)
     finally:
         store.close()
+        if power:
+            power.meter.close()
     _write_json(args.json, summary)
     if args.json != "-":
         console.print(bench_table(summary))
         if "profile" in summary:
             console.print(profile_table(summary["profile"]))
+        if "power" in summary:
+            console.print(power_table(summary["power"]))
         if summary["simulated"]:
             console.print(SIMULATED_NOTE)
     return 0 if summary["outputs_match_reference"] else 7
+
+
+def _power_plan(args: argparse.Namespace):
+    """The meter --power names, opened (its own one-line errors when it is absent or wrong)."""
+    if not args.power:
+        return None
+    from toolkit.harness.power import PowerPlan
+    from toolkit.power import make_meter
+
+    meter = make_meter(args.power)
+    meter.open()
+    return PowerPlan(meter, args.power, marker=not args.no_marker, group=args.power_group, trace_path=args.trace)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -417,6 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
     p.add_argument("--profile", action="store_true",
                    help="then time every op of one more inference on the board, next to inspect's estimate")
+    p.add_argument("--power", metavar="METER",
+                   help="energy per inference from a meter on the supply: ppk2:PORT, joulescope[:SERIAL], ina "
+                        "(the board's INA219/INA226) or replay:FILE (a saved trace); docs/power.md has the wiring")
+    p.add_argument("--no-marker", action="store_true",
+                   help="no marker GPIO wired to the meter: place windows by the board's latency (approximate)")
+    p.add_argument("--power-group", type=int, metavar="N",
+                   help="inferences per energy window (default: enough for 1000 samples, MLPerf-style)")
+    p.add_argument("--trace", metavar="FILE", help="keep the meter's whole trace in this .npz (for replay:FILE)")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_bench)
 

@@ -12,6 +12,8 @@ import numpy as np
 from toolkit.boards import get_board
 from toolkit.errors import DeviceTimeout, ToolkitError
 from toolkit.tensors import quantize as to_tensor
+from toolkit.harness.power import PowerCapture, PowerPlan
+from toolkit.power.errors import PowerError
 from toolkit.harness.profile import profile_ops
 from toolkit.harness.session import DeviceReset, Session
 from toolkit.harness.store import ResultsStore, StoreWriteError
@@ -65,12 +67,14 @@ def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None
 
 def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], plan: BenchPlan,
               store: ResultsStore, port_label: str, progress: Progress | None = None,
-              resume: int | None = None) -> dict:
+              resume: int | None = None, power: PowerPlan | None = None) -> dict:
     """Run ``plan.n`` inferences (cycling through ``samples``) after ``plan.warmup`` and summarise them.
 
     ``resume``: a run id of the store to continue where it stopped (same model). A board that
     resets or loses an answer mid-run is greeted again, given its model again if it lost it, and
-    the inference it was on is retried: its row is stored once, when it succeeds."""
+    the inference it was on is retried: its row is stored once, when it succeeds. ``power``: a meter
+    on the board's supply runs through the measured inferences (after the warm-up, with an idle
+    baseline first); its figures go into the summary's ``power`` and the store."""
     if plan.n < 1 or not samples:
         raise ToolkitError("nothing to run: need --n of at least 1 and one input or more", "check --n and --inputs")
     uploaded = ensure_model(session, model, progress)
@@ -87,16 +91,20 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
         log.info("run %d resumes after %d of %d inferences", run_id, len(rows), plan.n)
     recoveries = failures = 0  # all recoveries; failures since the last inference that completed
     first: DeviceTimeout | None = None  # the first fault of the current streak
+    capture = PowerCapture(power, bool(info.simulated)) if power else None
     try:
         for i in range(plan.warmup):
             _infer(session, model, tensors[i % len(tensors)], plan.invoke_timeout_s)
             if progress:
                 progress("warm-up", i + 1, plan.warmup)
+        if capture:
+            capture.begin()
         i = len(rows)
         while i < plan.n:
             sample = i % len(tensors)
             try:
-                result, outputs, metrics = _infer(session, model, tensors[sample], plan.invoke_timeout_s)
+                result, outputs, metrics = _infer(session, model, tensors[sample], plan.invoke_timeout_s,
+                                                  capture.answered if capture else None)
             except DeviceTimeout as fault:  # a reset, or answers lost on the line
                 failures += 1
                 first = fault if failures == 1 else first
@@ -130,6 +138,8 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
             if progress:
                 progress("bench", i, plan.n)
     except ToolkitError as exc:
+        if capture:
+            power.meter.stop()
         try:
             store.finish_run(run_id, "interrupted",
                              summarize(rows, info, model, uploaded, run_id, store) if rows else None)
@@ -138,6 +148,15 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
         raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
     summary = summarize(rows, info, model, uploaded, run_id, store)
     summary["recoveries"] = recoveries
+    if capture:
+        try:
+            summary["power"] = capture.finish(rows)
+        except PowerError as exc:
+            store.finish_run(run_id, "done", summary)  # the inferences stand; only the energy is missing
+            failure = type(exc)(exc.message, f"{exc.hint}; the {len(rows)} inferences are kept in {store.path} "
+                                             f"(run {run_id})")
+            raise failure from exc
+        store.set_power(run_id, summary["power"], capture.details())
     if plan.profile:
         try:
             summary["profile"] = profile_ops(session, model, tensors[0],
@@ -180,9 +199,12 @@ def invoke_timeout(session: Session, model: TFLiteModel) -> float:
     return session.timeout + 3 * cycles / (board.cpu_mhz * 1e6)
 
 
-def _infer(session: Session, model: TFLiteModel, tensor: np.ndarray, timeout: float | None = None):
+def _infer(session: Session, model: TFLiteModel, tensor: np.ndarray, timeout: float | None = None,
+           on_answer: Callable[[int], None] | None = None):
     session.set_input(0, tensor.tobytes())
     result = session.invoke(timeout=timeout or invoke_timeout(session, model))
+    if on_answer:
+        on_answer(result.latency_us)  # the moment the answer came, for a meter without a marker
     outputs = [np.frombuffer(session.get_output(i, t.nbytes), dtype=t.numpy_dtype).reshape(t.shape)
                for i, t in enumerate(model.outputs)]
     return result, outputs, session.metrics()

@@ -44,6 +44,27 @@ def bench_table(summary: dict) -> Table:
     return table
 
 
+def power_table(power: dict) -> Table:
+    """Energy per inference from a power meter (``espml bench --power``)."""
+    notes = [n for n, on in (("simulated", power["simulated"]), ("approximate: no marker, or too slow a sensor",
+                                                                    power["approximate"])) if on]
+    table = Table(title=f"energy per inference by {power['meter']}" + (f" ({'; '.join(notes)})" if notes else ""),
+                  title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    spread = power["spread_uj"]
+    table.add_row("energy above idle (median)", _fmt(power["energy_uj"], " uJ", 2))
+    table.add_row("energy from the supply (median)", _fmt(power["energy_gross_uj"], " uJ", 2))
+    table.add_row("spread p10 / p90", f"{_fmt(spread['p10'], ' uJ', 2)} / {_fmt(spread['p90'], ' uJ', 2)}")
+    table.add_row("windows / inferences per window", f"{power['windows']} / {power['group']}")
+    table.add_row("window (median)", _fmt(power["window_us_median"] / 1000, " ms", 3))
+    table.add_row("idle current", _fmt(power["idle_ma"], " mA", 2))
+    dropped = ", ".join(f"{k} {v}" for k, v in power["dropped_windows"].items() if v) or "none"
+    table.add_row("windows left out", dropped)
+    table.add_row("lost samples", f"[red]{power['lost_samples']:,}[/]" if power["lost_samples"] else "0")
+    return table
+
+
 def profile_table(profile: dict) -> Table:
     """Per-op time on the board next to inspect's estimate (``espml bench --profile``)."""
     sim = " (simulated: the virtual board answers from the same cost model as the estimate)" if profile["simulated"] else ""

@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS op_profiles (
     estimated_us REAL,
     PRIMARY KEY (run_id, idx)
 );
+CREATE TABLE IF NOT EXISTS power (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    meter TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    details TEXT
+);
 """
 
 
@@ -132,6 +138,17 @@ class ResultsStore:
             self.db.executemany("INSERT INTO op_profiles (run_id, idx, op, device_us, estimated_us) "
                                 "VALUES (:run_id, :index, :op, :device_us, :estimated_us)",
                                 [{"run_id": run_id, **op} for op in ops])
+
+    def set_power(self, run_id: int, summary: dict, details: dict | None = None) -> None:
+        """The run's energy figures from a power meter (``espml bench --power``) and what the report
+        plots (per-window energies, window spans, the trace as min/max pairs)."""
+        with self._writing():
+            self.db.execute("INSERT OR REPLACE INTO power (run_id, meter, summary, details) VALUES (?, ?, ?, ?)",
+                            (run_id, summary["meter"], json.dumps(summary), json.dumps(details) if details else None))
+
+    def power(self, run_id: int) -> tuple[dict, dict] | None:
+        row = self.db.execute("SELECT summary, details FROM power WHERE run_id = ?", (run_id,)).fetchone()
+        return (json.loads(row[0]), json.loads(row[1]) if row[1] else {}) if row else None
 
     def profile(self, run_id: int) -> list[dict]:
         cur = self.db.execute("SELECT idx AS 'index', op, device_us, estimated_us FROM op_profiles "

@@ -18,6 +18,7 @@ from toolkit.model.arena import plan_head
 from toolkit.model.reader import TFLiteModel, builtin_names
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm import ArenaTooSmall, HostInterpreter
+from toolkit.virtual.supply import SupplyLine
 
 OP_CODE_OTHER = 0xFF  # espml_port.h: a custom op, or one the schema lacks
 TASK_STACK_BYTES = 8192
@@ -46,6 +47,7 @@ class LoadedModel:
     current_mean_ma: float
     current_peak_ma: float
     op_times: list[tuple[int, int]]  # (builtin code, Invoke() time in us) per op, in order
+    op_steps: tuple[list[float], list[float]] = ([], [])  # each op's time (us, unrounded) and current (mA)
     inputs: list[ctypes.Array] = field(default_factory=list)
     outputs: list[ctypes.Array] = field(default_factory=list)
 
@@ -59,8 +61,10 @@ class LoadFailed(Exception):
 class SimulatedChip:
     """The chip side of one boot of a virtual board."""
 
-    def __init__(self, board: Board, esp_nn: bool = True, realtime: bool = True, faults: FaultPlan | None = None) -> None:
+    def __init__(self, board: Board, esp_nn: bool = True, realtime: bool = True, faults: FaultPlan | None = None,
+                 supply: SupplyLine | None = None) -> None:
         self.board = board
+        self.supply = supply  # where each Invoke() window is drawn, for meters beside the board
         self.esp_nn = esp_nn
         self.realtime = realtime
         self.faults = faults or FaultPlan()
@@ -99,7 +103,8 @@ class SimulatedChip:
                     for e in estimates]
         self.loaded = LoadedModel(
             model, interpreter, interpreter.arena.total - pointer_overhead, cycles, round(cycles / self.board.cpu_mhz),
-            mean, peak, op_times, [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
+            mean, peak, op_times, ([e.cycles * self.faults.slow / self.board.cpu_mhz for e in estimates],
+                                   [e.current_ma for e in estimates]), [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
             [ctypes.create_string_buffer(t.nbytes) for t in model.outputs])
 
     def unload(self) -> None:
@@ -125,6 +130,8 @@ class SimulatedChip:
         if self.hung or self.reset_requested:
             return 0, 0  # nobody hears the answer
         started = time.monotonic()
+        if self.supply is not None:
+            self.supply.invoke(started, *loaded.op_steps)
         arrays = [np.frombuffer(buf.raw, dtype=t.numpy_dtype).reshape(t.shape)
                   for buf, t in zip(loaded.inputs, loaded.model.inputs)]
         try:

@@ -26,6 +26,7 @@ from toolkit.virtual.flash import FlashMemory, PowerCut
 from toolkit.virtual.link import PacedPipe
 from toolkit.virtual.rom import ResetReason, RomLoader, banner, invalid_header, repeat_while
 from toolkit.virtual.usb_link import UsbTx
+from toolkit.virtual.supply import SupplyLine
 
 WATCHDOG_DELAY_S = 0.1  # esptool's RTC watchdog timeout, about 100 ms of the slow clock
 STRAP_SAMPLE_DELAY_S = 0.1  # the strap sample this long after EN rises (see set_lines)
@@ -83,6 +84,7 @@ class VirtualBoard:
         self.app: HostFirmware | None = None
         self.micropython = None  # a VirtualMicroPythonBoard when a MicroPython image was flashed
         self.rom: RomLoader | None = None
+        self.supply = SupplyLine(self.board.idle_current_ma, self.board.supply_volts)  # what a meter beside it sees
         self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs)
         self.boots = 0
         self._lines = (False, False)  # DTR, RTS as the host set them
@@ -178,7 +180,7 @@ class VirtualBoard:
         partitions = {p.name: p for p in self._partitions}
         slots = [partitions[name] for name in MODEL_SLOTS]
         slot_size = min(self.options.slot_bytes or slots[0].size, *(p.size for p in slots))
-        chip = SimulatedChip(self.board, self.options.esp_nn, self.options.realtime, self.faults)
+        chip = SimulatedChip(self.board, self.options.esp_nn, self.options.realtime, self.faults, self.supply)
         self.app = HostFirmware(chip, self.flash, (slots[0].offset, slots[1].offset), slot_size, image, self.usb)
         self.mode = "app"
         self.app.boot()
