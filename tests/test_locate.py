@@ -15,12 +15,12 @@ from conftest import REFERENCE_MODEL, real_model_params
 from toolkit.cli import main
 from toolkit.errors import DeviceTimeout
 from toolkit.harness import Session, ensure_model
-from toolkit.harness.locate import LocateError, ProbeDoesNotFit, locate
+from toolkit.harness.locate import LocateError, ProtocolLoader, locate
 from toolkit.model import load_model
 from toolkit.model.arena import plan_head
 from toolkit.model.offline_plan import offline_offsets
 from toolkit.model.plan_metadata import read_offline_offsets
-from toolkit.model.probe import live_after, split_at, with_outputs
+from toolkit.model.probe import live_after, probe_at, split_at, with_outputs
 from toolkit.model.reader import parse_model
 from toolkit.model.rewrite import rewrite_model
 from toolkit.model.tail import plan_tail
@@ -149,20 +149,18 @@ def test_locate_bisects_when_the_whole_probe_exceeds_the_arena() -> None:
         assert report.op.index == n and report.probe_uploads >= 2
         assert report.probe_uploads <= math.ceil(math.log2(len(model.ops))) + 2
         for probe in report.probes:
-            extra = sorted({t for c in probe["cuts"] for t in live_after(model)[c]})
-            assert _need(parse_model(with_outputs(model.data, extra))) <= arena
+            assert _need(parse_model(probe_at(model, probe["cuts"])[0])) <= arena
 
 
-def test_a_probe_that_fits_no_arena_is_refused_not_uploaded() -> None:
+def test_a_probe_larger_than_the_boards_arena_is_refused_before_upload() -> None:
+    """Probes cut short need no more arena than their model (checked for every cut in the bisection
+    test's models), so the board's own figure is what a probe is held to, here with a model."""
     model = load_model(REFERENCE_MODEL)
-    arena = _need(model) + 8  # the model fits; exposing any tensor past its last reader does not
-    with Session.open(f"vdev://esp32s3?realtime=0&corrupt_op=3&arena_bytes={arena}", timeout=5) as session:
-        ensure_model(session, model)
-        sent = session.bytes_sent
-        with pytest.raises(ProbeDoesNotFit, match="does not fit the board: needs about"):
-            locate(session, model, [_input(model)])
-        assert session.bytes_sent - sent < model.size  # no probe went over the line
-        assert session.hello().model_sha256.hex() == model.sha256
+    with Session.open("vdev://esp32s3?realtime=0&arena_bytes=4000", timeout=5) as session:
+        why = ProtocolLoader().why_unfit(session, model)
+        assert why is not None and f"{_need(model):,} B" in why and "4,000 B" in why
+    with Session.open("vdev://esp32s3?realtime=0", timeout=5) as session:
+        assert ProtocolLoader().why_unfit(session, model) is None
 
 
 def test_the_model_is_restored_when_the_board_resets_mid_locate() -> None:
@@ -202,13 +200,15 @@ def test_bench_locate_on_matching_outputs_adds_nothing(tmp_path: Path) -> None:
 
 
 def test_bench_locate_failure_keeps_the_run_and_says_so_in_one_line(tmp_path: Path, capsys) -> None:
-    arena = _need(load_model(REFERENCE_MODEL)) + 8
-    code = main(["bench", "--port", f"vdev://esp32s3?realtime=0&corrupt_op=2&arena_bytes={arena}", "--model",
-                 str(REFERENCE_MODEL), "--inputs", str(HELDOUT), "--n", "2", "--locate", "--db",
-                 str(tmp_path / "r.sqlite")])
+    # 1 warm-up, 2 measured, locate's check: the board resets while it runs the first probe
+    url = "vdev://esp32s3?realtime=0&corrupt_op=2&reset_after=4&id=locate-reset"
+    code = main(["bench", "--port", url, "--model", str(REFERENCE_MODEL), "--inputs", str(HELDOUT), "--n", "2",
+                 "--locate", "--db", str(tmp_path / "r.sqlite")])
     err = capsys.readouterr().err
-    assert code != 0 and "does not fit the board" in err and "inferences are kept" in err
+    assert code != 0 and "locating the differing op failed" in err and "inferences are kept" in err
     assert "Traceback" not in err
+    with Session.open(url, timeout=5) as session:
+        assert session.hello().model_sha256.hex() == load_model(REFERENCE_MODEL).sha256
 
 
 def test_locate_on_a_micropython_board_goes_through_its_filesystem(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ A *cut* after operator i is the set of activation tensors alive once op i has ru
 weights. The board and the host agree at the cut before op 0 (the same input) and differ at the
 cut after the last op (the outputs): so there is an op whose inputs agree and whose output
 differs. A bisection over the execution order finds one: each step uploads a probe model (the
-model with the tensors of some cuts as extra graph outputs) into the board's inactive slot, runs
+model with the tensors of some cuts as graph outputs) into the board's inactive slot, runs
 the failing input on the board and on the host, and keeps the part between the last cut that
-agrees and the first that differs. A probe exposes as many cuts as fit the board's slot and
+agrees and the first that differs. A probe runs the model's ops up to its last cut (the tensors
+alive at its cuts are its outputs), with no offline memory plan. A probe exposes as many cuts as fit the board's slot and
 arena (all of them for small models: one upload), halving until one fits; a probe that cannot
 fit even one cut is reported, never uploaded. The model in charge goes back on the board at
 the end, also when locating fails.
@@ -27,7 +28,7 @@ from toolkit.errors import DeviceError, ToolkitError
 from toolkit.harness.session import Session
 from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
-from toolkit.model.probe import live_after, with_outputs
+from toolkit.model.probe import live_after, probe_at
 from toolkit.model.reader import TFLiteModel, parse_model
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm import HostInterpreter
@@ -142,11 +143,12 @@ def _run_board(session: Session, model: TFLiteModel, inputs: list[np.ndarray], t
             for i, t in enumerate(model.outputs)]
 
 
-def _run_both(session: Session, model: TFLiteModel, inputs: list[np.ndarray],
-              timeout: float | None) -> dict[int, TensorDiff]:
+def _run_both(session: Session, model: TFLiteModel, inputs: list[np.ndarray], timeout: float | None,
+              tensors) -> dict[int, TensorDiff]:
+    """Board and host on ``model``; its outputs are ``tensors`` of the model being searched."""
     board = _run_board(session, model, inputs, timeout)
     host = HostInterpreter(model.data, REFERENCE_ARENA_BYTES).run(inputs, len(model.outputs))
-    return {t.index: compare(b, h, t) for t, b, h in zip(model.outputs, board, host)}
+    return {t.index: compare(b, h, t) for t, b, h in zip(tensors, board, host)}
 
 
 class _Search:
@@ -165,16 +167,16 @@ class _Search:
     def agrees(self, cut: int) -> bool:
         return all(t in self.graph_inputs or self.seen[t].differing == 0 for t in self.cuts[cut])
 
-    def _probe(self, candidates: list[int]) -> tuple[list[int], TFLiteModel]:
+    def _probe(self, candidates: list[int]) -> tuple[list[int], TFLiteModel, tuple[int, ...]]:
         """The probe exposing the most evenly spread cuts that fits the board."""
         k, why = len(candidates), None
         while k >= 1:
             chosen = _spread(candidates, k)
-            extra = sorted({t for c in chosen for t in self.cuts[c]} - self.graph_inputs)
-            probe = parse_model(with_outputs(self.model.data, extra), "probe model")
+            data, exposed = probe_at(self.model, chosen)
+            probe = parse_model(data, "probe model")
             why = self.loader.why_unfit(self.session, probe)
             if why is None:
-                return chosen, probe
+                return chosen, probe, exposed
             log.info("a probe of %d cuts does not fit (%s); trying %d", k, why, k // 2)
             k //= 2
         raise ProbeDoesNotFit(f"a probe model exposing the tensors after op {chosen[0]} does not fit the board: {why}",
@@ -182,13 +184,13 @@ class _Search:
 
     def step(self, lo: int, hi: int) -> tuple[int, int]:
         """Narrow (lo agrees, hi differs) with one probe."""
-        chosen, probe = self._probe(list(range(lo + 1, hi)))
+        chosen, probe, exposed = self._probe(list(range(lo + 1, hi)))
         self.loader.install(self.session, probe,
                             (lambda s, d, t: self.progress("probe upload", d, t)) if self.progress else None)
         self.uploads += 1
-        self.seen.update(_run_both(self.session, probe, self.inputs, self.timeout))
-        self.probes.append({"cuts": chosen, "extra_outputs": len(probe.outputs) - len(self.model.outputs),
-                            "bytes": probe.size})
+        self.seen.update(_run_both(self.session, probe, self.inputs, self.timeout,
+                                   [self.model.tensors[t] for t in exposed]))
+        self.probes.append({"cuts": chosen, "ops": len(probe.ops), "outputs": len(probe.outputs), "bytes": probe.size})
         for cut in chosen:
             if not self.agrees(cut):
                 return lo, cut
@@ -222,7 +224,7 @@ def locate(session: Session, model: TFLiteModel, inputs: list[np.ndarray], loade
     ``model`` (``ensure_model``); it runs it again afterwards."""
     loader = loader or ProtocolLoader()
     search = _Search(session, model, inputs, loader, timeout, progress)
-    search.seen.update(_run_both(session, model, inputs, timeout))
+    search.seen.update(_run_both(session, model, inputs, timeout, model.outputs))
     if not model.ops or search.agrees(len(model.ops) - 1):
         raise LocateError("the board and the host agree on this input: there is no difference to locate",
                           "give an input on which 'espml bench' reports differing outputs")
