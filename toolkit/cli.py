@@ -99,24 +99,27 @@ def _micropython_info(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
     from toolkit.harness.inputs import model_inputs
-    from toolkit.harness.report import SIMULATED_NOTE, bench_table, power_table, profile_table
+    from toolkit.harness.report import SIMULATED_NOTE, bench_table, locate_table, power_table, profile_table
     from toolkit.model import load_model
 
     model = load_model(args.model)
     samples = model_inputs(args.inputs, model, args.model, args.preprocess)
+    loader = None
     if args.target == "micropython":  # the agent and the model go onto its filesystem, then it speaks the protocol
-        from toolkit.micropython.deploy import deploy
+        from toolkit.micropython.deploy import FilesystemLoader, deploy
 
         deploy(args.port, model)
+        loader = FilesystemLoader(args.port)
     store = ResultsStore(args.db)
     power = None
     try:
         n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
             power = _power_plan(args)  # after the board: a virtual PPK2 stands beside a virtual board
-            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name, profile=args.profile)
+            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name, profile=args.profile,
+                             locate=args.locate)
             summary = run_bench(session, model, samples, plan, store, args.port,
-                                _progress_callback(progress), resume=args.resume, power=power)
+                                _progress_callback(progress), resume=args.resume, power=power, loader=loader)
     finally:
         store.close()
         if power:
@@ -128,6 +131,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             console.print(profile_table(summary["profile"]))
         if "power" in summary:
             console.print(power_table(summary["power"]))
+        if "locate" in summary:
+            console.print(locate_table(summary["locate"]))
         if summary["simulated"]:
             console.print(SIMULATED_NOTE)
     return 0 if summary["outputs_match_reference"] else 7
@@ -443,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--power-group", type=int, metavar="N",
                    help="inferences per energy window (default: enough for 1000 samples, MLPerf-style)")
     p.add_argument("--trace", metavar="FILE", help="keep the meter's whole trace in this .npz (for replay:FILE)")
+    p.add_argument("--locate", action="store_true",
+                   help="when outputs differ, find the first op whose output differs (probe models uploaded, "
+                        "the model restored)")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_bench)
 

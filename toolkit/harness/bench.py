@@ -14,6 +14,7 @@ from toolkit.errors import DeviceTimeout, ToolkitError
 from toolkit.tensors import quantize as to_tensor
 from toolkit.harness.power import PowerCapture, PowerPlan
 from toolkit.power.errors import PowerError
+from toolkit.harness.locate import locate
 from toolkit.harness.profile import profile_ops
 from toolkit.harness.session import DeviceReset, Session
 from toolkit.harness.store import ResultsStore, StoreWriteError
@@ -47,6 +48,7 @@ class BenchPlan:
     model_name: str | None = None  # recorded with the run
     label: str | None = None  # what the run is for (a HIL test's id), recorded with it
     profile: bool = False  # after the run, one more inference with every op timed (PROFILE)
+    locate: bool = False  # outputs differed: find the first op that differs (toolkit.harness.locate)
 
 
 def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None = None) -> bool:
@@ -67,14 +69,15 @@ def ensure_model(session: Session, model: TFLiteModel, progress: Progress | None
 
 def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], plan: BenchPlan,
               store: ResultsStore, port_label: str, progress: Progress | None = None,
-              resume: int | None = None, power: PowerPlan | None = None) -> dict:
+              resume: int | None = None, power: PowerPlan | None = None, loader=None) -> dict:
     """Run ``plan.n`` inferences (cycling through ``samples``) after ``plan.warmup`` and summarise them.
 
     ``resume``: a run id of the store to continue where it stopped (same model). A board that
     resets or loses an answer mid-run is greeted again, given its model again if it lost it, and
     the inference it was on is retried: its row is stored once, when it succeeds. ``power``: a meter
     on the board's supply runs through the measured inferences (after the warm-up, with an idle
-    baseline first); its figures go into the summary's ``power`` and the store."""
+    baseline first); its figures go into the summary's ``power`` and the store. ``loader``: how
+    ``plan.locate`` puts probe models on the board (default: uploads over the protocol)."""
     if plan.n < 1 or not samples:
         raise ToolkitError("nothing to run: need --n of at least 1 and one input or more", "check --n and --inputs")
     uploaded = ensure_model(session, model, progress)
@@ -168,6 +171,17 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
             failure.exit_code = exc.exit_code
             raise failure from exc
         store.set_profile(run_id, summary["profile"]["ops"])
+    if plan.locate and summary["mismatches"]:
+        sample = next(r["sample"] for r in rows if not r["output_matches"])
+        try:
+            summary["locate"] = {"sample": sample, **locate(session, model, [tensors[sample]], loader,
+                                                            plan.invoke_timeout_s, progress).to_json()}
+        except ToolkitError as exc:
+            store.finish_run(run_id, "done", summary)
+            failure = ToolkitError(f"locating the differing op failed: {exc.message}",
+                                   f"{exc.hint}; the {len(rows)} inferences are kept in {store.path} (run {run_id})")
+            failure.exit_code = exc.exit_code
+            raise failure from exc
     store.finish_run(run_id, "done", summary)
     return summary
 

@@ -81,6 +81,27 @@ def profile_table(profile: dict) -> Table:
     return table
 
 
+def locate_table(found: dict) -> Table:
+    """``espml bench --locate``: the first op whose output differs, its tensors and its neighbours."""
+    op = found["op"]
+    table = Table(title=f"first differing op (input sample {found['sample']}): op {op['index']} {op['kind']} "
+                        f"({found['probe_uploads']} probe uploads, model restored: "
+                        f"{'yes' if found['restore_uploads'] else 'no upload needed'})", title_justify="left")
+    for column in ("", "op", "tensor", "shape", "differ", "max |diff|"):
+        table.add_column(column, justify="right" if column in ("differ", "max |diff|") else "left")
+    for tensor in op["inputs"]:
+        table.add_row("input", str(op["index"]), f"{tensor['index']} {tensor['name']}", "", tensor["state"], "")
+    for tensor in op["outputs"]:
+        table.add_row("[red]output[/]", str(op["index"]), f"{tensor['index']} {tensor['name']}",
+                      "x".join(map(str, tensor["shape"])), f"{tensor['differing']:,} of {tensor['elements']:,}",
+                      _fmt(tensor["max_abs_diff"], "", 0 if tensor["dtype"].startswith(("int", "uint")) else 4))
+    for near in found["neighbours"]:
+        state = {True: "[red]output differs[/]", False: "output agrees", None: "not compared"}[near["outputs_differ"]]
+        table.add_row("before" if near["index"] < op["index"] else "after", str(near["index"]), near["kind"], "",
+                      state, "")
+    return table
+
+
 def info_table(info: Info) -> Table:
     table = Table(title=escape(f"{info.board}: {info.firmware_name} {info.firmware_version}")
                   + (" (virtual board)" if info.simulated else ""), title_justify="left")

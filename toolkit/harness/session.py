@@ -87,12 +87,31 @@ class Session:
         self._seq = 0
         self.bytes_sent = 0
         self.bytes_received = 0
+        self._reopen: Callable[[], object] | None = None  # set by open(): how to open the port again
 
     @classmethod
     def open(cls, url: str, baudrate: int = 921600, timeout: float = 2.0, retries: int = 2,
              hello_attempts: int = 5) -> Session:
         # The port's read time-out bounds how late a request's time-out is noticed.
-        return cls(open_port(url, baudrate=baudrate, timeout=min(0.05, timeout / 2)), timeout, retries, hello_attempts)
+        def reopen():
+            return open_port(url, baudrate=baudrate, timeout=min(0.05, timeout / 2))
+
+        session = cls(reopen(), timeout, retries, hello_attempts)
+        session._reopen = reopen
+        return session
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """The port closed while something else uses it (mpremote's raw REPL), then opened again."""
+        if self._reopen is None:
+            raise PortError("this session was not opened from a URL, so it cannot give its port away",
+                            "open it with Session.open(URL)")
+        self.port.close()
+        try:
+            yield
+        finally:
+            self.port = self._reopen()
+            self.decoder, self._backlog, self.info_cache = FrameDecoder(), [], None
 
     def __enter__(self) -> Session:
         return self

@@ -92,6 +92,10 @@ class NotMicroPython(ToolkitError):
     exit_code = 3
 
 
+class NoRoom(ToolkitError):
+    """The board's filesystem has no room for the file; nothing was copied."""
+
+
 @dataclass(frozen=True)
 class BoardState:
     implementation: str
@@ -230,7 +234,7 @@ def deploy(url: str, model: TFLiteModel, baudrate: int = 115200, progress: Progr
         copy_agent = state.agent_sha256 != hashlib.sha256(agent).hexdigest()
         need = (len(model.data) if copy_model else 0) + (len(agent) if copy_agent else 0)
         if need > state.free_bytes:
-            raise ToolkitError(f"the model needs {need:,} bytes on the board's filesystem, it has {state.free_bytes:,} free "
+            raise NoRoom(f"the model needs {need:,} bytes on the board's filesystem, it has {state.free_bytes:,} free "
                                "(the old model stays until the new one is in place)",
                                "free space on the board, or optimise the model: espml optimize")
         if copy_agent:
@@ -243,6 +247,35 @@ def deploy(url: str, model: TFLiteModel, baudrate: int = 115200, progress: Progr
         if start:
             start_agent(transport, arena)
     return DeployResult(copy_model, copy_agent, seconds, arena, state.version)
+
+
+class FilesystemLoader:
+    """How ``espml bench --locate`` puts probe models on a MicroPython board: onto its filesystem
+    through the raw REPL (``deploy``), the session's port lent for it; the agent restarts with the
+    model and an arena sized for it."""
+
+    def __init__(self, url: str, baudrate: int = 115200) -> None:
+        self.url, self.baudrate = url, baudrate
+
+    def install(self, session, model: TFLiteModel, progress=None) -> None:
+        from toolkit.harness.locate import ProbeDoesNotFit
+
+        with session.released():
+            try:
+                deploy(self.url, model, self.baudrate, (lambda d, t: progress("upload", d, t)) if progress else None)
+            except NoRoom as exc:
+                raise ProbeDoesNotFit(f"the probe model does not fit: {exc.message}", exc.hint) from exc
+        info = session.hello()
+        if info.model_sha256.hex() != model.sha256:
+            raise ToolkitError("the model is on the board's filesystem but the agent does not run it",
+                               "check the board's log output (espml -v): its heap may not hold the arena")
+
+    def why_unfit(self, session, model: TFLiteModel) -> str | None:
+        """The arena comes out of MicroPython's heap: what the running model's arena and the free heap hold."""
+        info = session.info_cache or session.hello()
+        room = info.arena_size + info.heap_free_internal
+        need = arena_for(model)
+        return f"needs a {need:,} B arena, the board's heap has about {room:,} B" if need > room else None
 
 
 def start_agent(transport, arena: int, board: str = "esp32s3") -> None:

@@ -6,7 +6,8 @@ and current from the board's cost model. Every figure it gives is simulated.
 
 URL: ``vdev://esp32s3?firmware=micropython`` with options ``baud=N``, ``latency_us=N``,
 ``fs_bytes=N`` (filesystem capacity), ``fs_dir=PATH`` (keep the filesystem in that folder),
-``tflm=0`` (a MicroPython build without microlite) and ``id=NAME`` (one board shared by every
+``tflm=0`` (a MicroPython build without microlite), ``corrupt_op=N`` (microlite's kernel for operator N
+computes a wrong output, as on the espml virtual board) and ``id=NAME`` (one board shared by every
 port opened with that name in this process, as a physical board is).
 """
 
@@ -26,7 +27,7 @@ from serial.serialutil import SerialException
 from toolkit.boards import get_board
 from toolkit.model.reader import TENSOR_TYPES, TensorInfo
 from toolkit.micropython.wasm import Guest, GuestConfig, Mount
-from toolkit.virtual.chip import LoadFailed, SimulatedChip
+from toolkit.virtual.chip import FaultPlan, LoadFailed, SimulatedChip
 from toolkit.virtual.link import PacedPipe
 
 VBOARD_SRC = Path(__file__).resolve().parent / "vboard_src"
@@ -43,18 +44,21 @@ class MicroPythonOptions:
     fs_bytes: int = DEFAULT_FS_BYTES
     fs_dir: str | None = None  # None: a temporary folder that lives as long as the board object
     tflm: bool = True  # the firmware has the microlite module
+    corrupt_op: int | None = None  # operator N's output wrong (toolkit.virtual.op_fault)
 
 
 class TflmStandIn:
     """The host side of the stand-in ``microlite``: one SimulatedChip per interpreter built."""
 
-    def __init__(self, board_name: str) -> None:
+    def __init__(self, board_name: str, corrupt_op: int | None = None) -> None:
         self.board = get_board(board_name)
+        self.corrupt_op = corrupt_op
         self.chip: SimulatedChip | None = None
 
     def load(self, model_b64: str, arena_bytes: int) -> dict:
         """Build the interpreter in the arena the agent asked for, as microlite would."""
-        chip = SimulatedChip(dataclasses.replace(self.board, arena_bytes=int(arena_bytes)), realtime=False)
+        chip = SimulatedChip(dataclasses.replace(self.board, arena_bytes=int(arena_bytes)), realtime=False,
+                             faults=FaultPlan(corrupt_op=self.corrupt_op))
         try:
             chip.load(base64.b64decode(model_b64))
         except LoadFailed as exc:
@@ -95,7 +99,7 @@ class VirtualMicroPythonBoard:
         self.fs_dir.mkdir(parents=True, exist_ok=True)
         link = (self.options.baud, self.options.latency_us / 1e6)
         self.to_device, self.to_host = pipes or (PacedPipe(*link), PacedPipe(*link))
-        self.tflm = TflmStandIn(self.options.board)
+        self.tflm = TflmStandIn(self.options.board, self.options.corrupt_op)
         self.guest: Guest | None = None
         self.boots = 0
         self._in_reset = False
@@ -170,7 +174,7 @@ def parse_url(url: str) -> tuple[MicroPythonOptions, str | None]:
     shared_id = query.pop("id", None)
     kwargs: dict = {"board": parts.netloc or "esp32s3"}
     try:
-        for key in ("baud", "latency_us", "fs_bytes"):
+        for key in ("baud", "latency_us", "fs_bytes", "corrupt_op"):
             if key in query:
                 kwargs[key] = int(query.pop(key))
     except ValueError:

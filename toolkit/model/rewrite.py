@@ -50,8 +50,7 @@ def rewrite_model(data: bytes, order: tuple[int, ...] | None = None, offsets: tu
     """The model with subgraph 0's operators in ``order`` (original indices) and ``offsets`` as its
     offline plan (replacing the plan it has, in that plan's buffer)."""
     s = _schema()
-    model = s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
-    _refuse_data_past_the_flatbuffer(model)
+    model = unpack_model(data)
     if order is not None:
         main = model.subgraphs[0]
         main.operators = [main.operators[i] for i in order]
@@ -65,12 +64,25 @@ def rewrite_model(data: bytes, order: tuple[int, ...] | None = None, offsets: tu
             entry.name, entry.buffer = OFFLINE_PLAN_NAME.encode(), index
             model.metadata = (model.metadata or []) + [entry]
         model.buffers[index].data = payload
+    return pack_model(model, len(data))
+
+
+def unpack_model(data: bytes):
+    """The model as the schema's object API (``ModelT``), refusing what cannot be packed again."""
+    s = _schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
+    _refuse_data_past_the_flatbuffer(model)
+    return model
+
+
+def pack_model(model, size_hint: int) -> bytes:
+    """A ``ModelT`` as .tflite bytes, every buffer's data DATA_ALIGNMENT-aligned."""
     aligned = _aligned_buffer_class()
     for i, buffer in enumerate(model.buffers):
         copy = aligned()
         copy.data, copy.offset, copy.size = buffer.data, buffer.offset, buffer.size
         model.buffers[i] = copy
-    builder = flatbuffers.Builder(len(data) + 4096)
+    builder = flatbuffers.Builder(size_hint + 4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 

@@ -19,6 +19,7 @@ from toolkit.model.reader import TFLiteModel, builtin_names
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm import ArenaTooSmall, HostInterpreter
 from toolkit.virtual.supply import SupplyLine
+from toolkit.virtual.op_fault import CorruptOp
 
 OP_CODE_OTHER = 0xFF  # espml_port.h: a custom op, or one the schema lacks
 TASK_STACK_BYTES = 8192
@@ -35,6 +36,7 @@ class FaultPlan:
     reset_every: int | None = None  # reset during the N-th INVOKE after each boot (brown-outs)
     slow: float = 1.0  # Invoke() takes this many times the cost model's time (a slower build, say)
     corrupt_outputs: bool = False  # flip a bit of every output (a broken kernel, say)
+    corrupt_op: int | None = None  # operator N's output wrong, the rest run on it (op_fault.py); None: no op
 
 
 @dataclass
@@ -50,6 +52,7 @@ class LoadedModel:
     op_steps: tuple[list[float], list[float]] = ([], [])  # each op's time (us, unrounded) and current (mA)
     inputs: list[ctypes.Array] = field(default_factory=list)
     outputs: list[ctypes.Array] = field(default_factory=list)
+    faulty: CorruptOp | None = None  # runs in place of ``interpreter`` when an op is made to fail
 
 
 class LoadFailed(Exception):
@@ -93,6 +96,12 @@ class SimulatedChip:
                                                 f"the firmware has {self.board.arena_bytes}") from None
         except ModelError as exc:
             raise LoadFailed("MODEL_INVALID", exc.message) from None
+        faulty = None
+        if self.faults.corrupt_op is not None and self.faults.corrupt_op < len(model.ops):
+            try:
+                faulty = CorruptOp(model, self.faults.corrupt_op)
+            except ModelError as exc:
+                raise LoadFailed("MODEL_INVALID", f"corrupt_op cannot split this model: {exc.message}") from None
         estimates = [self.board.estimate(work, self.esp_nn) for work in model_work(model)]
         cycles = sum(e.cycles for e in estimates)
         mean = sum(e.cycles * e.current_ma for e in estimates) / cycles if cycles else self.board.idle_current_ma
@@ -105,7 +114,7 @@ class SimulatedChip:
             model, interpreter, interpreter.arena.total - pointer_overhead, cycles, round(cycles / self.board.cpu_mhz),
             mean, peak, op_times, ([e.cycles * self.faults.slow / self.board.cpu_mhz for e in estimates],
                                    [e.current_ma for e in estimates]), [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
-            [ctypes.create_string_buffer(t.nbytes) for t in model.outputs])
+            [ctypes.create_string_buffer(t.nbytes) for t in model.outputs], faulty)
 
     def unload(self) -> None:
         self.loaded = None
@@ -135,7 +144,10 @@ class SimulatedChip:
         arrays = [np.frombuffer(buf.raw, dtype=t.numpy_dtype).reshape(t.shape)
                   for buf, t in zip(loaded.inputs, loaded.model.inputs)]
         try:
-            results = loaded.interpreter.run(arrays, len(loaded.model.outputs))
+            if loaded.faulty is not None:
+                results = loaded.faulty.run(arrays)
+            else:
+                results = loaded.interpreter.run(arrays, len(loaded.model.outputs))
         except RuntimeError:
             return None
         for buf, array in zip(loaded.outputs, results):

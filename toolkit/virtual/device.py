@@ -49,6 +49,7 @@ class BoardOptions:
     reset_every: int | None = None  # reset after every N inferences since boot
     slow: float = 1.0  # scale the simulated Invoke() time
     corrupt_outputs: bool = False  # flip a bit of every output
+    corrupt_op: int | None = None  # operator N's output is wrong, and so is what follows from it
     link: LinkFaults = LinkFaults()  # what the cable does to the bytes, each direction
     power_cut_after: int | None = None  # the supply fails after this many more bytes written to flash
     flash_file: str | None = None  # keep flash contents in this file between runs
@@ -85,7 +86,8 @@ class VirtualBoard:
         self.micropython = None  # a VirtualMicroPythonBoard when a MicroPython image was flashed
         self.rom: RomLoader | None = None
         self.supply = SupplyLine(self.board.idle_current_ma, self.board.supply_volts)  # what a meter beside it sees
-        self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs)
+        self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs,
+                                opts.corrupt_op)
         self.boots = 0
         self._lines = (False, False)  # DTR, RTS as the host set them
         self._io0_low_seen = False
