@@ -14,6 +14,8 @@ from toolkit.power.trace import Trace
 from toolkit.power.windows import EnergyResult, energy_per_inference, latency_windows
 
 IDLE_BASELINE_S = 0.3  # the meter runs this long before the first measured inference
+IDLE_TAIL_S = 0.1  # and this long after the last: the last window's falling edge and the samples behind it
+                   # are still on their way from the instrument (USB buffering) when the board answers
 PLOT_POINTS = 4000  # min/max pairs kept of a trace for the report's plot
 
 
@@ -47,6 +49,8 @@ class PowerCapture:
     def finish(self, rows: list[dict]) -> dict:
         """Stop the meter, keep its trace, and give the run's power figures (PowerError if none)."""
         meter = self.plan.meter
+        if not getattr(meter, "per_inference", False):
+            time.sleep(IDLE_TAIL_S)
         meter.stop()
         if getattr(meter, "per_inference", False):  # the board's own sensor: METRICS of each inference
             return {"meter": self.plan.spec, **meter.energy(rows, self.simulated_board)}
