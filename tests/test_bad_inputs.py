@@ -191,3 +191,79 @@ def test_no_shell_is_built_from_user_strings() -> None:
     root = Path(__file__).resolve().parent.parent / "toolkit"
     offenders = [str(p) for p in root.rglob("*.py") if "shell=True" in p.read_text() or "os.system(" in p.read_text()]
     assert not offenders and shutil.which("sh")  # (sh exists; we just never hand it user input)
+
+
+# --- boards and files that lie (issue 19: flash tables, resume, read-only report, SIGINT, ...) ---
+
+def _table(*rows: tuple[str, int, int, int, int]) -> bytes:
+    from toolkit.image.partitions import Partition, load_csv, to_binary
+
+    ours = [p for p in load_csv() if not p.name.startswith("model_")]
+    return to_binary(ours + [Partition(*row) for row in rows])
+
+
+# (case, the board's partition table at 0x8000 (None: blank), exit code, words of the one line)
+BOARD_TABLES = [
+    ("flash: a board whose 8 KiB slots are followed by a data partition",
+     _table(("model_a", 1, 0x40, 0x200000, 0x2000), ("model_b", 1, 0x40, 0x202000, 0x2000),
+            ("storage", 1, 0x82, 0x204000, 0x10000)), 8, "its slot holds 8,192"),
+    ("flash: a board without a model_b slot", _table(("model_a", 1, 0x40, 0x200000, 0x100000)), 9, "no 'model_b'"),
+    ("flash: a board whose slot is not sector-aligned",
+     _table(("model_a", 1, 0x40, 0x200800, 0x100000), ("model_b", 1, 0x40, 0x300800, 0x100000)), 9, "aligned"),
+    ("flash: a board whose slot has another subtype",
+     _table(("model_a", 1, 0x82, 0x200000, 0x100000), ("model_b", 1, 0x40, 0x300000, 0x100000)), 9,
+     "not a model slot"),
+    ("flash: a board whose slot overlaps another partition",
+     _table(("model_a", 1, 0x40, 0x200000, 0x100000), ("model_b", 1, 0x40, 0x280000, 0x100000)), 9, "overlaps"),
+    ("flash: a board whose slot runs past the end of its flash",
+     _table(("model_a", 1, 0x40, 0x200000, 0x100000), ("model_b", 1, 0x40, 0x7C0000, 0x100000)), 9,
+     "outside the flash"),
+    ("flash: a board with no partition table", None, 9, "blank"),
+]
+
+
+# cases with a test of their own below, listed in the README's table too
+HOSTILE_OTHERS: list[tuple[str]] = []
+
+
+def _board_with_table(name: str, table: bytes | None):
+    from toolkit.image.partitions import TABLE_OFFSET, TABLE_SIZE
+    from toolkit.virtual.protocol_vdev import board_for_url
+
+    url = f"vdev://esp32s3?realtime=0&id=table-{abs(hash(name))}"
+    board = board_for_url(url)
+    board.flash.erase(TABLE_OFFSET, 0x1000)
+    if table is not None:
+        board.flash.write(TABLE_OFFSET, table[:TABLE_SIZE])
+    board.power_cycle()
+    return url, board
+
+
+@pytest.mark.parametrize("case, table, code, words", BOARD_TABLES, ids=[t[0] for t in BOARD_TABLES])
+def test_flash_checks_the_boards_own_partition_table(case, table, code, words, capsys) -> None:
+    """The board's table differs from ours: refused in one line, and not one byte of its flash changes."""
+    url, board = _board_with_table(case, table)
+    before = board.flash.read(0, board.flash.size)
+    assert main(["flash", "--port", url, str(REFERENCE_MODEL)]) == code, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], err
+    assert board.flash.read(0, board.flash.size) == before
+
+
+def test_flash_into_a_boards_own_slots_writes_inside_the_slot_only() -> None:
+    """A board whose valid table puts 256 KiB slots elsewhere: the model goes there, and nothing
+    outside the slot it went to changes."""
+    url, board = _board_with_table("other slots", _table(("model_a", 1, 0x40, 0x400000, 0x40000),
+                                                         ("model_b", 1, 0x40, 0x440000, 0x40000)))
+    before = board.flash.read(0, board.flash.size)
+    assert main(["flash", "--port", url, str(REFERENCE_MODEL)]) == 0
+    after = board.flash.read(0, board.flash.size)
+    changed = [i for i in range(0, len(after), 0x1000) if after[i:i + 0x1000] != before[i:i + 0x1000]]
+    assert changed and all(0x400000 <= i < 0x440000 for i in changed), [hex(i) for i in changed]
+
+
+def test_the_readme_lists_the_hostile_cases() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [case for case, *_ in BOARD_TABLES + HOSTILE_OTHERS if case not in readme]
+    assert not missing, missing

@@ -32,6 +32,7 @@ from toolkit.image.partitions import (
     find,
     from_binary,
     load_csv,
+    model_slots,
 )
 from toolkit.model.inspect import inspect_model
 from toolkit.model.reader import TFLiteModel
@@ -152,6 +153,33 @@ def _after_for(port: str, after: str) -> str:
     return after
 
 
+def _board_table(data: bytes) -> list[Partition]:
+    """The partition table read from the board's flash at 0x8000: the one its firmware uses."""
+    try:
+        return from_binary(data)
+    except PartitionError as exc:
+        state = "damaged" if data.strip(b"\xff") else "blank: the board has no partition table"
+        raise FlashError(f"the board's partition table is {state} ({exc.message})",
+                         "flash the firmware with its partition table first (--firmware BUILD)") from None
+
+
+def _slots(partitions: list[Partition], board: Board) -> tuple[Partition, ...]:
+    """The table's model slots, or FlashError: a model is written only where the firmware will find it."""
+    try:
+        return model_slots(partitions, board.flash_bytes)
+    except PartitionError as exc:
+        raise FlashError(f"no model written: {exc.message}", exc.hint) from None
+
+
+def check_inside(writes: list[Write], slot: Partition) -> list[Write]:
+    """``writes``, each checked to lie inside ``slot``: nothing past the slot is ever written."""
+    for write in writes:
+        if write.offset < slot.offset or write.offset + len(write.data) > slot.offset + slot.size:
+            raise FlashError(f"{write.name} (0x{write.offset:x}, {len(write.data):,} bytes) would leave partition "
+                             f"'{slot.name}' (0x{slot.offset:x}, {slot.size:,} bytes)", "nothing was written")
+    return writes
+
+
 def model_writes(slot: Partition, image: bytes) -> list[Write]:
     """The image's data sectors, then its first sector (the header) once they are all in place."""
     names = ("data", "header") if len(image) > SECTOR else ("header",)
@@ -171,6 +199,8 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
     partitions = from_binary(table.data) if table else load_csv()
     check_firmware(firmware, partitions, force)
     if model is not None:
+        if table is not None:
+            _slots(partitions, board)
         check_model(model, board, partitions, force)
     result, started = FlashResult(), time.monotonic()
     with esptool_quiet(not show_esptool):
@@ -180,15 +210,11 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
             writes = list(firmware)
             if model is not None:
                 if table is None:
-                    on_board = read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True)
-                    try:
-                        partitions = from_binary(on_board)
-                    except PartitionError as exc:
-                        if on_board.strip(b"\xff"):  # not blank: damaged, and its slots are not where we think
-                            raise FlashError(f"the board's partition table is damaged: {exc.message}",
-                                             "flash the firmware with its partition table first (--firmware)") from exc
+                    partitions = _board_table(read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True))
+                    _slots(partitions, board)
                 slot, sequence = choose_slot(lambda o, n: read_flash(esp, o, n, no_progress=True), partitions)
-                writes += model_writes(slot, build_image(model, sequence))
+                check_fits(model, slot.size)
+                writes += check_inside(model_writes(slot, build_image(model, sequence)), slot)
                 result.model_slot, result.model_sequence, result.model_sha256 = slot.name, sequence, model.sha256
             for number, write in enumerate(writes, 1):
                 if progress:
@@ -200,6 +226,10 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
         except FatalError as exc:
             raise FlashError(f"flashing failed: {str(exc).splitlines()[0]}",
                              "the old model stays in charge; check the cable and try again") from None
+        except ToolkitError:  # refused before writing: the board goes back to running what it had
+            with contextlib.suppress(FatalError, OSError, serial.SerialException):
+                reset_chip(esp, _after_for(port, after))
+            raise
         finally:
             esp._port.close()
     result.seconds = time.monotonic() - started
