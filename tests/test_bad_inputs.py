@@ -3,6 +3,7 @@ traceback. The table below is the one in the README's error section."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -223,7 +224,7 @@ BOARD_TABLES = [
 
 
 # cases with a test of their own below, listed in the README's table too
-HOSTILE_OTHERS: list[tuple[str]] = []
+HOSTILE_OTHERS: list[tuple[str]] = [("bench: resume a run another process is resuming",)]
 
 
 def _board_with_table(name: str, table: bytes | None):
@@ -265,5 +266,122 @@ def test_flash_into_a_boards_own_slots_writes_inside_the_slot_only() -> None:
 
 def test_the_readme_lists_the_hostile_cases() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    missing = [case for case, *_ in BOARD_TABLES + HOSTILE_OTHERS if case not in readme]
+    missing = [case for case, *_ in BOARD_TABLES + RESUMES + HOSTILE_OTHERS if case not in readme]
     assert not missing, missing
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory) -> Path:
+    """A store holding run 1: 3 of 8 inferences on an esp32s3, then the board hung."""
+    db = tmp_path_factory.mktemp("resume") / "r.sqlite"
+    assert main(bench(str(REFERENCE_MODEL), FAST + "&hang_after=4", INPUTS, "--n", "8", "--db", str(db))) == 4
+    return db
+
+
+def _rows(db: Path) -> tuple[list, list]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as store:
+        return store.execute("SELECT * FROM runs").fetchall(), store.execute("SELECT * FROM inferences").fetchall()
+
+
+def _other_inputs(folder: Path) -> str:
+    np.save(folder / "other.npy", np.ones((2, 8, 8, 1), np.float32))
+    return str(folder / "other.npy")
+
+
+# (case, how the store is changed first (or None), the resume's argv from the store's folder, words)
+RESUMES = [
+    ("bench: resume on another board kind", None,
+     lambda d: bench(str(REFERENCE_MODEL), "vdev://esp32s3-r8?realtime=0", INPUTS), "board kind"),
+    ("bench: resume with another firmware", "UPDATE runs SET firmware = 'espml-fw 0.0.1'",
+     lambda d: bench(str(REFERENCE_MODEL)), "firmware (the run's espml-fw 0.0.1"),
+    ("bench: resume with other inputs", None, lambda d: bench(str(REFERENCE_MODEL), FAST, _other_inputs(d)),
+     "inputs"),
+    ("bench: resume with another --n", None, lambda d: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--n", "9"), "--n"),
+    ("bench: resume with another --warmup", None,
+     lambda d: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--n", "8", "--warmup", "3"), "--warmup"),
+    ("bench: resume a run that recorded no inputs", "UPDATE runs SET inputs_sha256 = NULL",
+     lambda d: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--n", "8"), "not recorded"),
+]
+
+
+@pytest.mark.parametrize("case, change, argv, words", RESUMES, ids=[r[0] for r in RESUMES])
+def test_a_resume_that_differs_from_its_run_is_refused(case, change, argv, words, interrupted_run, tmp_path,
+                                                       capsys) -> None:
+    db = tmp_path / "r.sqlite"
+    shutil.copy(interrupted_run, db)
+    if change:
+        with sqlite3.connect(db) as store:
+            store.execute(change)
+    before = _rows(db)
+    assert main([*argv(tmp_path), "--db", str(db), "--resume", "1"]) == 1, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "run 1 cannot go on here" in lines[0] and words in lines[0], err
+    assert _rows(db) == before  # nothing stored, nothing reopened
+
+
+def test_the_same_resume_goes_on(interrupted_run, tmp_path) -> None:
+    """The control: the run's own board kind, firmware, inputs and plan resume and complete it."""
+    db = tmp_path / "r.sqlite"
+    shutil.copy(interrupted_run, db)
+    assert main([*bench(str(REFERENCE_MODEL), FAST, INPUTS)[:-4], "--db", str(db), "--resume", "1"]) == 0
+    runs, inferences = _rows(db)
+    assert [r[0] for r in runs] == [1] and sorted(i[1] for i in inferences) == list(range(8))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*argv: str, **popen) -> subprocess.Popen:
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "toolkit.cli", *argv], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def _stored(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as store:
+        return store.execute("SELECT COUNT(*) FROM inferences").fetchone()[0]
+
+
+def test_two_processes_resuming_one_run(tmp_path: Path) -> None:
+    """bench: resume a run another process is resuming. The first goes on and completes it; the
+    second is refused in one line (no IntegrityError) and stores nothing."""
+    import time
+
+    db = tmp_path / "r.sqlite"
+    assert main(bench(str(REFERENCE_MODEL), FAST + "&hang_after=2", INPUTS, "--n", "40", "--db", str(db))) == 4
+    assert _stored(db) == 1
+    args = ["--model", str(REFERENCE_MODEL), "--inputs", INPUTS, "--db", str(db), "--resume", "1"]
+    first = _cli("bench", "--port", "vdev://esp32s3?slow=20", *args)  # 200 ms an inference: 8 s
+    deadline = time.monotonic() + 60
+    while _stored(db) < 2 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # until it has claimed the run and stored an inference
+    second = _cli("bench", "--port", FAST, *args)
+    _, err = second.communicate(timeout=120)
+    assert first.poll() is None, "the first resume ended before the second one was refused"
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("WARNING")]
+    assert second.returncode == 1 and len(lines) == 1 and "another process" in lines[0], err
+    assert "Traceback" not in err and "IntegrityError" not in err
+    _, first_err = first.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as store:
+        assert [i for (i,) in store.execute("SELECT idx FROM inferences ORDER BY idx")] == list(range(40))
+        assert store.execute("SELECT status FROM runs").fetchall() == [("done",)]
+
+
+def test_a_row_another_writer_stored_first_is_one_line(tmp_path: Path) -> None:
+    """Two writers of one run that the lock cannot tell apart (one process): the second write of
+    an inference is a one-line RunBusy, not sqlite3.IntegrityError, and the first row stays."""
+    from toolkit.harness.store import ResultsStore, RunBusy
+
+    one, two = ResultsStore(tmp_path / "r.sqlite"), ResultsStore(tmp_path / "r.sqlite")
+    run_id = one.start_run("vdev", "esp32s3", "espml-fw 1", "ab" * 32, True)
+    row = {"idx": 0, "sample": 0, "latency_us": 5, "cycles": 7, "output_matches": 1}
+    one.add_inference(run_id, row)
+    with pytest.raises(RunBusy, match="another process"):
+        two.add_inference(run_id, {**row, "latency_us": 9})
+    assert [r["latency_us"] for r in one.inferences(run_id)] == [5]
+    one.close(), two.close()

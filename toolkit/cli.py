@@ -97,9 +97,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         deploy(args.port, model)
     store = ResultsStore(args.db)
     try:
-        n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
+        resumed = _stored_plan(store, args.resume)
+        n = args.n or resumed.get("n") or 10
+        warmup = args.warmup if args.warmup is not None else resumed.get("warmup", 1)
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
-            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name, profile=args.profile)
+            plan = BenchPlan(n, warmup, model_name=Path(args.model).name, profile=args.profile)
             summary = run_bench(session, model, samples, plan, store, args.port,
                                 _progress_callback(progress), resume=args.resume)
     finally:
@@ -112,6 +114,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if summary["simulated"]:
             console.print(SIMULATED_NOTE)
     return 0 if summary["outputs_match_reference"] else 7
+
+
+def _stored_plan(store, run_id: int | None) -> dict:
+    """The --n and --warmup a resumed run was made with (none when it recorded none)."""
+    run = store.run(run_id) if run_id is not None else {}
+    try:
+        plan = json.loads(run.get("plan") or "null")
+    except ValueError:
+        plan = None
+    plan = plan if isinstance(plan, dict) else {}
+    return {"n": plan.get("n", run.get("planned_n")), "warmup": plan.get("warmup", 1)}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -330,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how images become the model's input, e.g. 'scale=1/255,mean=0.5,std=0.5,colour=rgb' or a "
                         ".json (default: the MODEL.preprocess.json espml recorded next to the model)")
     p.add_argument("--n", type=int, help="measured inferences (default 10, or the resumed run's)")
-    p.add_argument("--warmup", type=int, default=1, help="unmeasured inferences first (default 1)")
+    p.add_argument("--warmup", type=int, help="unmeasured inferences first (default 1, or the resumed run's)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
     p.add_argument("--profile", action="store_true",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import subprocess
 import time
@@ -28,7 +30,9 @@ CREATE TABLE IF NOT EXISTS runs (
     git_commit TEXT,
     model_name TEXT,
     label TEXT,
-    planned_n INTEGER
+    planned_n INTEGER,
+    inputs_sha256 TEXT,
+    plan TEXT
 );
 CREATE TABLE IF NOT EXISTS inferences (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -69,9 +73,14 @@ class StoreWriteError(ToolkitError):
     """A write to the results store failed (a full disk, say); what it committed before stays."""
 
 
+class RunBusy(ToolkitError):
+    """Another process runs or resumes the run; it is left to that process."""
+
+
 class ResultsStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock_fd: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30)
@@ -83,7 +92,8 @@ class ResultsStore:
 
     def _add_missing_columns(self) -> None:
         """Stores written before a column existed gain it (empty for their old runs)."""
-        added = {"runs": {"git_commit": "TEXT", "model_name": "TEXT", "label": "TEXT", "planned_n": "INTEGER"},
+        added = {"runs": {"git_commit": "TEXT", "model_name": "TEXT", "label": "TEXT", "planned_n": "INTEGER",
+                          "inputs_sha256": "TEXT", "plan": "TEXT"},
                  "inferences": {"host_predicted": "INTEGER", "bus_voltage_v": "REAL", "stack_high_water_bytes": "INTEGER"}}
         for table, columns in added.items():
             have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
@@ -98,6 +108,11 @@ class ResultsStore:
         try:
             yield
             self.db.commit()
+        except sqlite3.IntegrityError as exc:  # a row another writer of the same run stored first
+            with contextlib.suppress(sqlite3.Error):
+                self.db.rollback()
+            raise RunBusy(f"the results store {self.path} already holds that row: the run is being resumed by "
+                          "another process", "let that process finish it, or start a new run") from exc
         except sqlite3.OperationalError as exc:  # full disk, I/O error, read-only or locked file
             with contextlib.suppress(sqlite3.Error):
                 self.db.rollback()
@@ -106,16 +121,36 @@ class ResultsStore:
                                   "and espml bench --resume RUN_ID goes on from there") from exc
 
     def start_run(self, port: str, board: str, firmware: str, model_sha256: str, simulated: bool,
-                  model_name: str | None = None, label: str | None = None, planned_n: int | None = None) -> int:
+                  model_name: str | None = None, label: str | None = None, planned_n: int | None = None,
+                  inputs_sha256: str | None = None, plan: dict | None = None) -> int:
         """``label`` names what the run is for (a HIL test's id, say); the git commit of the
-        working directory is recorded when there is one."""
+        working directory is recorded when there is one. The new run is claimed (``claim``)."""
         with self._writing():
             cur = self.db.execute(
                 "INSERT INTO runs (started, status, port, board, firmware, model_sha256, simulated, git_commit, "
-                "model_name, label, planned_n) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "model_name, label, planned_n, inputs_sha256, plan) "
+                "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), port, board, firmware, model_sha256, int(simulated), git_commit(), model_name, label,
-                 planned_n))
-            return int(cur.lastrowid)
+                 planned_n, inputs_sha256, json.dumps(plan) if plan is not None else None))
+            run_id = int(cur.lastrowid)
+        self.claim(run_id)
+        return run_id
+
+    def claim(self, run_id: int) -> None:
+        """Hold run ``run_id`` for this process until the store is closed: a lock on byte ``run_id``
+        of ``STORE.lock`` beside it, which the system drops when the process ends however it ends.
+        Another process holding it: RunBusy."""
+        try:
+            if self._lock_fd is None:
+                self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreWriteError(f"cannot lock run {run_id} of the results store {self.path}: {exc.strerror}",
+                                  "give a writable path with --db") from None
+        try:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, run_id)
+        except OSError as exc:  # EAGAIN or EACCES: another process holds it
+            raise RunBusy(f"run {run_id} of {self.path} is being run or resumed by another process",
+                          "let that process finish it, or start a new run") from exc
 
     def add_inference(self, run_id: int, row: dict) -> None:
         """One inference, committed at once. Its (run, index) key is unique: an inference retried
@@ -166,6 +201,9 @@ class ResultsStore:
 
     def close(self) -> None:
         self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases every run this process claimed
+            self._lock_fd = None
 
 
 @lru_cache(maxsize=8)
