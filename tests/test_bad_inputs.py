@@ -266,7 +266,7 @@ def test_flash_into_a_boards_own_slots_writes_inside_the_slot_only() -> None:
 
 def test_the_readme_lists_the_hostile_cases() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    missing = [case for case, *_ in BOARD_TABLES + RESUMES + HOSTILE_OTHERS if case not in readme]
+    missing = [case for case, *_ in BOARD_TABLES + RESUMES + READ_ONLY + HOSTILE_OTHERS if case not in readme]
     assert not missing, missing
 
 
@@ -385,3 +385,46 @@ def test_a_row_another_writer_stored_first_is_one_line(tmp_path: Path) -> None:
         two.add_inference(run_id, {**row, "latency_us": 9})
     assert [r["latency_us"] for r in one.inferences(run_id)] == [5]
     one.close(), two.close()
+
+
+def _old_store(path: Path) -> None:
+    """A store from before the inputs' hash and the plan were recorded, holding one finished run."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, status TEXT NOT NULL, "
+            "port TEXT NOT NULL, board TEXT, firmware TEXT, model_sha256 TEXT, simulated INTEGER NOT NULL, "
+            "summary TEXT);"
+            "CREATE TABLE inferences (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, sample INTEGER NOT NULL, "
+            "latency_us INTEGER NOT NULL, cycles INTEGER NOT NULL, output_matches INTEGER NOT NULL);"
+            "INSERT INTO runs VALUES (1, 1700000000, 1700000001, 'done', 'vdev', 'esp32s3', 'espml-fw 0.1', "
+            "'ab', 1, NULL);"
+            "INSERT INTO inferences VALUES (1, 0, 0, 900, 1000, 1);")
+
+
+def _foreign_db(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE songs (title TEXT)")
+        db.commit()
+
+
+# (case, how the --db file is made, exit code, words of the one line; None: the report is written)
+READ_ONLY = [
+    ("report: an empty file", lambda p: p.write_bytes(b""), 1, "is empty"),
+    ("report: an SQLite file of another program", _foreign_db, 1, "no runs table"),
+    ("report: a store from an older espml", _old_store, 0, None),
+]
+
+
+@pytest.mark.parametrize("case, make, code, words", READ_ONLY, ids=[r[0] for r in READ_ONLY])
+def test_report_never_writes_the_store_it_reads(case, make, code, words, tmp_path: Path, capsys) -> None:
+    pytest.importorskip("plotly")
+    db = tmp_path / "r.sqlite"
+    make(db)
+    before = sorted(tmp_path.iterdir()), db.read_bytes()
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "out" / "report.html")]) == code, case
+    err = capsys.readouterr().err.strip()
+    if words is not None:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], err
+    assert db.read_bytes() == before[1]  # not a byte written: no schema, no new column
+    assert sorted(p for p in tmp_path.iterdir() if p.name != "out") == before[0]  # no journal, no lock file

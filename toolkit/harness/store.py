@@ -78,9 +78,14 @@ class RunBusy(ToolkitError):
 
 
 class ResultsStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """``read_only``: open an existing store without ever writing to it (SQLite's mode=ro)."""
         self.path = Path(path)
         self._lock_fd: int | None = None
+        self._tables: set[str] = set()
+        if read_only:
+            self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30)
@@ -89,6 +94,22 @@ class ResultsStore:
         except (OSError, sqlite3.Error) as exc:
             raise ToolkitError(f"cannot open the results store {self.path}: {exc}",
                                "give a writable path with --db") from None
+
+    def _open_read_only(self) -> None:
+        not_a_store = ToolkitError(f"{self.path} is not a results store", "give the --db file that espml bench "
+                                   "or the HIL run wrote")
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            self._tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self.db.close()
+            not_a_store.message += f" ({exc})"
+            raise not_a_store from None
+        if not {"runs", "inferences"} <= self._tables:
+            self.db.close()
+            not_a_store.message += " (it has no runs table)" if self._tables else " (it is empty)"
+            raise not_a_store
 
     def _add_missing_columns(self) -> None:
         """Stores written before a column existed gain it (empty for their old runs)."""
@@ -169,6 +190,8 @@ class ResultsStore:
                                 [{"run_id": run_id, **op} for op in ops])
 
     def profile(self, run_id: int) -> list[dict]:
+        if self._tables and "op_profiles" not in self._tables:  # a read-only store from before profiles
+            return []
         cur = self.db.execute("SELECT idx AS 'index', op, device_us, estimated_us FROM op_profiles "
                               "WHERE run_id = ? ORDER BY idx", (run_id,))
         names = [d[0] for d in cur.description]
