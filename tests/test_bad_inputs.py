@@ -224,7 +224,8 @@ BOARD_TABLES = [
 
 
 # cases with a test of their own below, listed in the README's table too
-HOSTILE_OTHERS: list[tuple[str]] = [("bench: resume a run another process is resuming",)]
+HOSTILE_OTHERS: list[tuple[str]] = [("bench: resume a run another process is resuming",),
+                                     ("bench: a repository whose config names a program (core.fsmonitor)",)]
 
 
 def _board_with_table(name: str, table: bytes | None):
@@ -428,3 +429,21 @@ def test_report_never_writes_the_store_it_reads(case, make, code, words, tmp_pat
         assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], err
     assert db.read_bytes() == before[1]  # not a byte written: no schema, no new column
     assert sorted(p for p in tmp_path.iterdir() if p.name != "out") == before[0]  # no journal, no lock file
+
+
+def test_git_status_runs_no_program_the_repository_names(tmp_path: Path) -> None:
+    """The store records git status; a repository whose config sets core.fsmonitor to a command
+    (here one that writes a marker file) does not get that command run."""
+    from toolkit.harness.store import git_commit
+
+    repo, marker = tmp_path / "repo", tmp_path / "ran"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "a.txt").write_text("a")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    subprocess.run([*git, "config", "core.fsmonitor", f"touch {marker}; false"], check=True)
+    (repo / "a.txt").write_text("b")
+    git_commit.cache_clear()
+    assert git_commit(str(repo)).endswith("+") and not marker.exists()

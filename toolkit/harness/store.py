@@ -229,16 +229,31 @@ class ResultsStore:
             self._lock_fd = None
 
 
+# git with no program the repository's config names: no fsmonitor, hooks, filters, pager or prompt
+_GIT = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
+        "-c", "core.untrackedCache=false", "--no-pager"]
+
+
+def _git_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), "LC_ALL": "C",
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+
+
+def _git(folder: str | Path, *args: str) -> subprocess.CompletedProcess:
+    filters = subprocess.run([*_GIT, "config", "--get-regexp", r"^filter\."], cwd=folder, capture_output=True,
+                             text=True, timeout=10, env=_git_env()).stdout.split()
+    off = [f"-c{key}=" for key in filters[::2] if key.endswith((".clean", ".smudge", ".process"))]
+    return subprocess.run([*_GIT, *off, *args], cwd=folder, capture_output=True, text=True, timeout=10, env=_git_env())
+
+
 @lru_cache(maxsize=8)
 def git_commit(folder: str | Path = ".") -> str | None:
     """The commit checked out in ``folder`` (with ``+`` when the tree has changes), or None."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=10)
+        head = _git(folder, "rev-parse", "--short=12", "HEAD")
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = _git(folder, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all").stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("+" if dirty else "")
