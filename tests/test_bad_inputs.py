@@ -267,7 +267,7 @@ def test_flash_into_a_boards_own_slots_writes_inside_the_slot_only() -> None:
 
 def test_the_readme_lists_the_hostile_cases() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    missing = [case for case, *_ in BOARD_TABLES + RESUMES + READ_ONLY + HOSTILE_OTHERS if case not in readme]
+    missing = [case for case, *_ in BOARD_TABLES + RESUMES + READ_ONLY + FLASHER_ARGS + HOSTILE_OTHERS if case not in readme]
     assert not missing, missing
 
 
@@ -447,3 +447,28 @@ def test_git_status_runs_no_program_the_repository_names(tmp_path: Path) -> None
     (repo / "a.txt").write_text("b")
     git_commit.cache_clear()
     assert git_commit(str(repo)).endswith("+") and not marker.exists()
+
+
+FLASHER_ARGS = [
+    ("flash: flasher_args.json naming a file outside the build folder", {"flash_files": {"0x10000": "../secret.bin"}},
+     "outside the build folder"),
+    ("flash: flasher_args.json naming an absolute path", {"flash_files": {"0x10000": "/etc/hostname"}},
+     "outside the build folder"),
+    ("flash: flasher_args.json that is not JSON", "{not json", "cannot read"),
+    ("flash: flasher_args.json holding a list", ["0x0", "a.bin"], "no flash_files object"),
+    ("flash: flasher_args.json with a bad offset", {"flash_files": {"zero": "a.bin"}}, "not an offset"),
+]
+
+
+@pytest.mark.parametrize("case, content, words", FLASHER_ARGS, ids=[f[0] for f in FLASHER_ARGS])
+def test_flasher_args_are_checked(case, content, words, tmp_path: Path, capsys) -> None:
+    import json
+
+    build = tmp_path / "build"
+    build.mkdir()
+    (tmp_path / "secret.bin").write_bytes(b"secret")
+    (build / "a.bin").write_bytes(b"a")
+    (build / "flasher_args.json").write_text(content if isinstance(content, str) else json.dumps(content))
+    assert main(["flash", "--port", FAST, "--firmware", str(build)]) == 9, case
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], lines

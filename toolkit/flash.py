@@ -79,12 +79,42 @@ def firmware_writes(source: str | Path) -> list[Write]:
         args = path / "flasher_args.json"
         if not args.exists():
             raise FlashError(f"{path} has no flasher_args.json", "give the ESP-IDF build folder of device/ (idf.py build)")
-        files = json.loads(args.read_text()).get("flash_files", {})
-        return [Write(name, int(offset, 0), _read(path / name)) for offset, name in files.items()]
+        return [Write(name, offset, _read(_inside(path, name))) for offset, name in _flash_files(args)]
     offset, _, name = str(source).partition("=")
     if not name:
         raise FlashError(f"'{source}' is neither a build folder nor OFFSET=FILE", "e.g. --firmware 0x10000=espml-fw.bin")
     return [Write(Path(name).name, int(offset, 0), _read(Path(name)))]
+
+
+def _flash_files(args: Path) -> list[tuple[int, str]]:
+    """(offset, file) pairs of an ESP-IDF flasher_args.json, or FlashError in one line."""
+    hint = "give the flasher_args.json idf.py build wrote (an object whose flash_files map offsets to files)"
+    try:
+        data = json.loads(args.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise FlashError(f"cannot read {args}: {exc}", hint) from None
+    files = data.get("flash_files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise FlashError(f"{args} has no flash_files object", hint)
+    pairs = []
+    for offset, name in files.items():
+        try:
+            number = int(offset, 0)
+        except (TypeError, ValueError):
+            number = -1
+        if not 0 <= number < 2**32 or not isinstance(name, str) or not name:
+            raise FlashError(f"{args}: '{offset}': '{name}' is not an offset and a file", hint)
+        pairs.append((number, name))
+    return pairs
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refused unless it resolves inside ``folder`` (no ``..``, no other absolute path)."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise FlashError(f"flasher_args.json names {name}, outside the build folder {folder}",
+                         "only files of the build folder are flashed")
+    return path
 
 
 def _read(path: Path) -> bytes:
