@@ -3,6 +3,7 @@ traceback. The table below is the one in the README's error section."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -323,3 +324,283 @@ def test_no_shell_is_built_from_user_strings() -> None:
     root = Path(__file__).resolve().parent.parent / "toolkit"
     offenders = [str(p) for p in root.rglob("*.py") if "shell=True" in p.read_text() or "os.system(" in p.read_text()]
     assert not offenders and shutil.which("sh")  # (sh exists; we just never hand it user input)
+
+
+# --- boards and files that lie (issue 19: flash tables, resume, read-only report, SIGINT, ...) ---
+
+def _table(*rows: tuple[str, int, int, int, int]) -> bytes:
+    from toolkit.image.partitions import Partition, load_csv, to_binary
+
+    ours = [p for p in load_csv() if not p.name.startswith("model_")]
+    return to_binary(ours + [Partition(*row) for row in rows])
+
+
+# (case, the board's partition table at 0x8000 (None: blank), exit code, words of the one line)
+BOARD_TABLES = [
+    ("flash: a board whose 8 KiB slots are followed by a data partition",
+     _table(("model_a", 1, 0x40, 0x200000, 0x2000), ("model_b", 1, 0x40, 0x202000, 0x2000),
+            ("storage", 1, 0x82, 0x204000, 0x10000)), 8, "its slot holds 8,192"),
+    ("flash: a board without a model_b slot", _table(("model_a", 1, 0x40, 0x200000, 0x100000)), 9, "no 'model_b'"),
+    ("flash: a board whose slot is not sector-aligned",
+     _table(("model_a", 1, 0x40, 0x200800, 0x100000), ("model_b", 1, 0x40, 0x300800, 0x100000)), 9, "aligned"),
+    ("flash: a board whose slot has another subtype",
+     _table(("model_a", 1, 0x82, 0x200000, 0x100000), ("model_b", 1, 0x40, 0x300000, 0x100000)), 9,
+     "not a model slot"),
+    ("flash: a board whose slot overlaps another partition",
+     _table(("model_a", 1, 0x40, 0x200000, 0x100000), ("model_b", 1, 0x40, 0x280000, 0x100000)), 9, "overlaps"),
+    ("flash: a board whose slot runs past the end of its flash",
+     _table(("model_a", 1, 0x40, 0x200000, 0x100000), ("model_b", 1, 0x40, 0x7C0000, 0x100000)), 9,
+     "outside the flash"),
+    ("flash: a board with no partition table", None, 9, "blank"),
+]
+
+
+# cases with a test of their own below, listed in the README's table too
+HOSTILE_OTHERS: list[tuple[str]] = [("bench: resume a run another process is resuming",),
+                                     ("bench: a repository whose config names a program (core.fsmonitor)",)]
+
+
+def _board_with_table(name: str, table: bytes | None):
+    from toolkit.image.partitions import TABLE_OFFSET, TABLE_SIZE
+    from toolkit.virtual.protocol_vdev import board_for_url
+
+    url = f"vdev://esp32s3?realtime=0&id=table-{abs(hash(name))}"
+    board = board_for_url(url)
+    board.flash.erase(TABLE_OFFSET, 0x1000)
+    if table is not None:
+        board.flash.write(TABLE_OFFSET, table[:TABLE_SIZE])
+    board.power_cycle()
+    return url, board
+
+
+@pytest.mark.parametrize("case, table, code, words", BOARD_TABLES, ids=[t[0] for t in BOARD_TABLES])
+def test_flash_checks_the_boards_own_partition_table(case, table, code, words, capsys) -> None:
+    """The board's table differs from ours: refused in one line, and not one byte of its flash changes."""
+    url, board = _board_with_table(case, table)
+    before = board.flash.read(0, board.flash.size)
+    assert main(["flash", "--port", url, str(REFERENCE_MODEL)]) == code, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], err
+    assert board.flash.read(0, board.flash.size) == before
+
+
+def test_flash_into_a_boards_own_slots_writes_inside_the_slot_only() -> None:
+    """A board whose valid table puts 256 KiB slots elsewhere: the model goes there, and nothing
+    outside the slot it went to changes."""
+    url, board = _board_with_table("other slots", _table(("model_a", 1, 0x40, 0x400000, 0x40000),
+                                                         ("model_b", 1, 0x40, 0x440000, 0x40000)))
+    before = board.flash.read(0, board.flash.size)
+    assert main(["flash", "--port", url, str(REFERENCE_MODEL)]) == 0
+    after = board.flash.read(0, board.flash.size)
+    changed = [i for i in range(0, len(after), 0x1000) if after[i:i + 0x1000] != before[i:i + 0x1000]]
+    assert changed and all(0x400000 <= i < 0x440000 for i in changed), [hex(i) for i in changed]
+
+
+def test_the_readme_lists_the_hostile_cases() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [case for case, *_ in BOARD_TABLES + RESUMES + READ_ONLY + FLASHER_ARGS + HOSTILE_OTHERS if case not in readme]
+    assert not missing, missing
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory) -> Path:
+    """A store holding run 1: 3 of 8 inferences on an esp32s3, then the board hung."""
+    db = tmp_path_factory.mktemp("resume") / "r.sqlite"
+    assert main(bench(str(REFERENCE_MODEL), FAST + "&hang_after=4", INPUTS, "--n", "8", "--db", str(db))) == 4
+    return db
+
+
+def _rows(db: Path) -> tuple[list, list]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as store:
+        return store.execute("SELECT * FROM runs").fetchall(), store.execute("SELECT * FROM inferences").fetchall()
+
+
+def _other_inputs(folder: Path) -> str:
+    np.save(folder / "other.npy", np.ones((2, 8, 8, 1), np.float32))
+    return str(folder / "other.npy")
+
+
+# (case, how the store is changed first (or None), the resume's argv from the store's folder, words)
+RESUMES = [
+    ("bench: resume on another board kind", None,
+     lambda d: bench(str(REFERENCE_MODEL), "vdev://esp32s3-r8?realtime=0", INPUTS), "board kind"),
+    ("bench: resume with another firmware", "UPDATE runs SET firmware = 'espml-fw 0.0.1'",
+     lambda d: bench(str(REFERENCE_MODEL)), "firmware (the run's espml-fw 0.0.1"),
+    ("bench: resume with other inputs", None, lambda d: bench(str(REFERENCE_MODEL), FAST, _other_inputs(d)),
+     "inputs"),
+    ("bench: resume with another --n", None, lambda d: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--n", "9"), "--n"),
+    ("bench: resume with another --warmup", None,
+     lambda d: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--n", "8", "--warmup", "3"), "--warmup"),
+    ("bench: resume a run that recorded no inputs", "UPDATE runs SET inputs_sha256 = NULL",
+     lambda d: bench(str(REFERENCE_MODEL), FAST, INPUTS, "--n", "8"), "not recorded"),
+]
+
+
+@pytest.mark.parametrize("case, change, argv, words", RESUMES, ids=[r[0] for r in RESUMES])
+def test_a_resume_that_differs_from_its_run_is_refused(case, change, argv, words, interrupted_run, tmp_path,
+                                                       capsys) -> None:
+    db = tmp_path / "r.sqlite"
+    shutil.copy(interrupted_run, db)
+    if change:
+        with sqlite3.connect(db) as store:
+            store.execute(change)
+    before = _rows(db)
+    assert main([*argv(tmp_path), "--db", str(db), "--resume", "1"]) == 1, case
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "run 1 cannot go on here" in lines[0] and words in lines[0], err
+    assert _rows(db) == before  # nothing stored, nothing reopened
+
+
+def test_the_same_resume_goes_on(interrupted_run, tmp_path) -> None:
+    """The control: the run's own board kind, firmware, inputs and plan resume and complete it."""
+    db = tmp_path / "r.sqlite"
+    shutil.copy(interrupted_run, db)
+    assert main([*bench(str(REFERENCE_MODEL), FAST, INPUTS)[:-4], "--db", str(db), "--resume", "1"]) == 0
+    runs, inferences = _rows(db)
+    assert [r[0] for r in runs] == [1] and sorted(i[1] for i in inferences) == list(range(8))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*argv: str, **popen) -> subprocess.Popen:
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "toolkit.cli", *argv], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def _stored(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as store:
+        return store.execute("SELECT COUNT(*) FROM inferences").fetchone()[0]
+
+
+def test_two_processes_resuming_one_run(tmp_path: Path) -> None:
+    """bench: resume a run another process is resuming. The first goes on and completes it; the
+    second is refused in one line (no IntegrityError) and stores nothing."""
+    import time
+
+    db = tmp_path / "r.sqlite"
+    assert main(bench(str(REFERENCE_MODEL), FAST + "&hang_after=2", INPUTS, "--n", "40", "--db", str(db))) == 4
+    assert _stored(db) == 1
+    args = ["--model", str(REFERENCE_MODEL), "--inputs", INPUTS, "--db", str(db), "--resume", "1"]
+    first = _cli("bench", "--port", "vdev://esp32s3?slow=20", *args)  # 200 ms an inference: 8 s
+    deadline = time.monotonic() + 60
+    while _stored(db) < 2 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # until it has claimed the run and stored an inference
+    second = _cli("bench", "--port", FAST, *args)
+    _, err = second.communicate(timeout=120)
+    assert first.poll() is None, "the first resume ended before the second one was refused"
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("WARNING")]
+    assert second.returncode == 1 and len(lines) == 1 and "another process" in lines[0], err
+    assert "Traceback" not in err and "IntegrityError" not in err
+    _, first_err = first.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as store:
+        assert [i for (i,) in store.execute("SELECT idx FROM inferences ORDER BY idx")] == list(range(40))
+        assert store.execute("SELECT status FROM runs").fetchall() == [("done",)]
+
+
+def test_a_row_another_writer_stored_first_is_one_line(tmp_path: Path) -> None:
+    """Two writers of one run that the lock cannot tell apart (one process): the second write of
+    an inference is a one-line RunBusy, not sqlite3.IntegrityError, and the first row stays."""
+    from toolkit.harness.store import ResultsStore, RunBusy
+
+    one, two = ResultsStore(tmp_path / "r.sqlite"), ResultsStore(tmp_path / "r.sqlite")
+    run_id = one.start_run("vdev", "esp32s3", "espml-fw 1", "ab" * 32, True)
+    row = {"idx": 0, "sample": 0, "latency_us": 5, "cycles": 7, "output_matches": 1}
+    one.add_inference(run_id, row)
+    with pytest.raises(RunBusy, match="another process"):
+        two.add_inference(run_id, {**row, "latency_us": 9})
+    assert [r["latency_us"] for r in one.inferences(run_id)] == [5]
+    one.close(), two.close()
+
+
+def _old_store(path: Path) -> None:
+    """A store from before the inputs' hash and the plan were recorded, holding one finished run."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, status TEXT NOT NULL, "
+            "port TEXT NOT NULL, board TEXT, firmware TEXT, model_sha256 TEXT, simulated INTEGER NOT NULL, "
+            "summary TEXT);"
+            "CREATE TABLE inferences (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, sample INTEGER NOT NULL, "
+            "latency_us INTEGER NOT NULL, cycles INTEGER NOT NULL, output_matches INTEGER NOT NULL);"
+            "INSERT INTO runs VALUES (1, 1700000000, 1700000001, 'done', 'vdev', 'esp32s3', 'espml-fw 0.1', "
+            "'ab', 1, NULL);"
+            "INSERT INTO inferences VALUES (1, 0, 0, 900, 1000, 1);")
+
+
+def _foreign_db(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE songs (title TEXT)")
+        db.commit()
+
+
+# (case, how the --db file is made, exit code, words of the one line; None: the report is written)
+READ_ONLY = [
+    ("report: an empty file", lambda p: p.write_bytes(b""), 1, "is empty"),
+    ("report: an SQLite file of another program", _foreign_db, 1, "no runs table"),
+    ("report: a store from an older espml", _old_store, 0, None),
+]
+
+
+@pytest.mark.parametrize("case, make, code, words", READ_ONLY, ids=[r[0] for r in READ_ONLY])
+def test_report_never_writes_the_store_it_reads(case, make, code, words, tmp_path: Path, capsys) -> None:
+    pytest.importorskip("plotly")
+    db = tmp_path / "r.sqlite"
+    make(db)
+    before = sorted(tmp_path.iterdir()), db.read_bytes()
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "out" / "report.html")]) == code, case
+    err = capsys.readouterr().err.strip()
+    if words is not None:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], err
+    assert db.read_bytes() == before[1]  # not a byte written: no schema, no new column
+    assert sorted(p for p in tmp_path.iterdir() if p.name != "out") == before[0]  # no journal, no lock file
+
+
+def test_git_status_runs_no_program_the_repository_names(tmp_path: Path) -> None:
+    """The store records git status; a repository whose config sets core.fsmonitor to a command
+    (here one that writes a marker file) does not get that command run."""
+    from toolkit.harness.store import git_commit
+
+    repo, marker = tmp_path / "repo", tmp_path / "ran"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "a.txt").write_text("a")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    subprocess.run([*git, "config", "core.fsmonitor", f"touch {marker}; false"], check=True)
+    (repo / "a.txt").write_text("b")
+    git_commit.cache_clear()
+    assert git_commit(str(repo)).endswith("+") and not marker.exists()
+
+
+FLASHER_ARGS = [
+    ("flash: flasher_args.json naming a file outside the build folder", {"flash_files": {"0x10000": "../secret.bin"}},
+     "outside the build folder"),
+    ("flash: flasher_args.json naming an absolute path", {"flash_files": {"0x10000": "/etc/hostname"}},
+     "outside the build folder"),
+    ("flash: flasher_args.json that is not JSON", "{not json", "cannot read"),
+    ("flash: flasher_args.json holding a list", ["0x0", "a.bin"], "no flash_files object"),
+    ("flash: flasher_args.json with a bad offset", {"flash_files": {"zero": "a.bin"}}, "not an offset"),
+]
+
+
+@pytest.mark.parametrize("case, content, words", FLASHER_ARGS, ids=[f[0] for f in FLASHER_ARGS])
+def test_flasher_args_are_checked(case, content, words, tmp_path: Path, capsys) -> None:
+    import json
+
+    build = tmp_path / "build"
+    build.mkdir()
+    (tmp_path / "secret.bin").write_bytes(b"secret")
+    (build / "a.bin").write_bytes(b"a")
+    (build / "flasher_args.json").write_text(content if isinstance(content, str) else json.dumps(content))
+    assert main(["flash", "--port", FAST, "--firmware", str(build)]) == 9, case
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], lines

@@ -113,10 +113,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     store = ResultsStore(args.db)
     power = None
     try:
-        n = args.n or (store.run(args.resume).get("planned_n") if args.resume else None) or 10
+        resumed = _stored_plan(store, args.resume)
+        n = args.n or resumed.get("n") or 10
+        warmup = args.warmup if args.warmup is not None else resumed.get("warmup", 1)
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
             power = _power_plan(args)  # after the board: a virtual PPK2 stands beside a virtual board
-            plan = BenchPlan(n, args.warmup, model_name=Path(args.model).name, profile=args.profile,
+            plan = BenchPlan(n, warmup, model_name=Path(args.model).name, profile=args.profile,
                              locate=args.locate)
             summary = run_bench(session, model, samples, plan, store, args.port,
                                 _progress_callback(progress), resume=args.resume, power=power, loader=loader)
@@ -148,6 +150,17 @@ def _power_plan(args: argparse.Namespace):
     meter = make_meter(args.power)
     meter.open()
     return PowerPlan(meter, args.power, marker=not args.no_marker, group=args.power_group, trace_path=args.trace)
+
+
+def _stored_plan(store, run_id: int | None) -> dict:
+    """The --n and --warmup a resumed run was made with (none when it recorded none)."""
+    run = store.run(run_id) if run_id is not None else {}
+    try:
+        plan = json.loads(run.get("plan") or "null")
+    except ValueError:
+        plan = None
+    plan = plan if isinstance(plan, dict) else {}
+    return {"n": plan.get("n", run.get("planned_n")), "warmup": plan.get("warmup", 1)}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -435,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how images become the model's input, e.g. 'scale=1/255,mean=0.5,std=0.5,colour=rgb' or a "
                         ".json (default: the MODEL.preprocess.json espml recorded next to the model)")
     p.add_argument("--n", type=_at_least(1), help="measured inferences (default 10, or the resumed run's)")
-    p.add_argument("--warmup", type=_at_least(0), default=1, help="unmeasured inferences first (default 1)")
+    p.add_argument("--warmup", type=_at_least(0), help="unmeasured inferences first (default 1, or the resumed run's)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
     p.add_argument("--profile", action="store_true",

@@ -32,6 +32,7 @@ from toolkit.image.partitions import (
     find,
     from_binary,
     load_csv,
+    model_slots,
 )
 from toolkit.model.inspect import inspect_model
 from toolkit.model.reader import TFLiteModel
@@ -79,12 +80,42 @@ def firmware_writes(source: str | Path) -> list[Write]:
         args = path / "flasher_args.json"
         if not args.exists():
             raise FlashError(f"{path} has no flasher_args.json", "give the ESP-IDF build folder of device/ (idf.py build)")
-        files = json.loads(args.read_text()).get("flash_files", {})
-        return [Write(name, int(offset, 0), _read(path / name)) for offset, name in files.items()]
+        return [Write(name, offset, _read(_inside(path, name))) for offset, name in _flash_files(args)]
     offset, _, name = str(source).partition("=")
     if not name:
         raise FlashError(f"'{source}' is neither a build folder nor OFFSET=FILE", "e.g. --firmware 0x10000=espml-fw.bin")
     return [Write(Path(name).name, int(offset, 0), _read(Path(name)))]
+
+
+def _flash_files(args: Path) -> list[tuple[int, str]]:
+    """(offset, file) pairs of an ESP-IDF flasher_args.json, or FlashError in one line."""
+    hint = "give the flasher_args.json idf.py build wrote (an object whose flash_files map offsets to files)"
+    try:
+        data = json.loads(args.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise FlashError(f"cannot read {args}: {exc}", hint) from None
+    files = data.get("flash_files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise FlashError(f"{args} has no flash_files object", hint)
+    pairs = []
+    for offset, name in files.items():
+        try:
+            number = int(offset, 0)
+        except (TypeError, ValueError):
+            number = -1
+        if not 0 <= number < 2**32 or not isinstance(name, str) or not name:
+            raise FlashError(f"{args}: '{offset}': '{name}' is not an offset and a file", hint)
+        pairs.append((number, name))
+    return pairs
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refused unless it resolves inside ``folder`` (no ``..``, no other absolute path)."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise FlashError(f"flasher_args.json names {name}, outside the build folder {folder}",
+                         "only files of the build folder are flashed")
+    return path
 
 
 def _read(path: Path) -> bytes:
@@ -155,6 +186,33 @@ def _after_for(port: str, after: str) -> str:
     return after
 
 
+def _board_table(data: bytes) -> list[Partition]:
+    """The partition table read from the board's flash at 0x8000: the one its firmware uses."""
+    try:
+        return from_binary(data)
+    except PartitionError as exc:
+        state = "damaged" if data.strip(b"\xff") else "blank: the board has no partition table"
+        raise FlashError(f"the board's partition table is {state} ({exc.message})",
+                         "flash the firmware with its partition table first (--firmware BUILD)") from None
+
+
+def _slots(partitions: list[Partition], board: Board) -> tuple[Partition, ...]:
+    """The table's model slots, or FlashError: a model is written only where the firmware will find it."""
+    try:
+        return model_slots(partitions, board.flash_bytes)
+    except PartitionError as exc:
+        raise FlashError(f"no model written: {exc.message}", exc.hint) from None
+
+
+def check_inside(writes: list[Write], slot: Partition) -> list[Write]:
+    """``writes``, each checked to lie inside ``slot``: nothing past the slot is ever written."""
+    for write in writes:
+        if write.offset < slot.offset or write.offset + len(write.data) > slot.offset + slot.size:
+            raise FlashError(f"{write.name} (0x{write.offset:x}, {len(write.data):,} bytes) would leave partition "
+                             f"'{slot.name}' (0x{slot.offset:x}, {slot.size:,} bytes)", "nothing was written")
+    return writes
+
+
 def model_writes(slot: Partition, image: bytes) -> list[Write]:
     """The image's data sectors, then its first sector (the header) once they are all in place."""
     names = ("data", "header") if len(image) > SECTOR else ("header",)
@@ -175,6 +233,8 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
     check_firmware(firmware, partitions, force)
     result, started = FlashResult(), time.monotonic()
     if model is not None:
+        if table is not None:
+            _slots(partitions, board)
         result.model_runs = check_model(model, board, partitions, force)
     with esptool_quiet(not show_esptool):
         esp = _connect(port, before, stub)
@@ -183,15 +243,11 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
             writes = list(firmware)
             if model is not None:
                 if table is None:
-                    on_board = read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True)
-                    try:
-                        partitions = from_binary(on_board)
-                    except PartitionError as exc:
-                        if on_board.strip(b"\xff"):  # not blank: damaged, and its slots are not where we think
-                            raise FlashError(f"the board's partition table is damaged: {exc.message}",
-                                             "flash the firmware with its partition table first (--firmware)") from exc
+                    partitions = _board_table(read_flash(esp, TABLE_OFFSET, TABLE_SIZE, no_progress=True))
+                    _slots(partitions, board)
                 slot, sequence = choose_slot(lambda o, n: read_flash(esp, o, n, no_progress=True), partitions)
-                writes += model_writes(slot, build_image(model, sequence))
+                check_fits(model, slot.size)
+                writes += check_inside(model_writes(slot, build_image(model, sequence)), slot)
                 result.model_slot, result.model_sequence, result.model_sha256 = slot.name, sequence, model.sha256
             for number, write in enumerate(writes, 1):
                 if progress:
@@ -203,6 +259,10 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
         except FatalError as exc:
             raise FlashError(f"flashing failed: {str(exc).splitlines()[0]}",
                              "the old model stays in charge; check the cable and try again") from None
+        except ToolkitError:  # refused before writing: the board goes back to running what it had
+            with contextlib.suppress(FatalError, OSError, serial.SerialException):
+                reset_chip(esp, _after_for(port, after))
+            raise
         finally:
             esp._port.close()
     result.seconds = time.monotonic() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from toolkit.power.errors import PowerError
 from toolkit.harness.locate import locate
 from toolkit.harness.profile import profile_ops
 from toolkit.harness.session import DeviceReset, Session
-from toolkit.harness.store import ResultsStore, StoreWriteError
+from toolkit.harness.store import ResultsStore, RunBusy, StoreWriteError
 from toolkit.model import model_work
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tflm import HostInterpreter
@@ -85,12 +87,14 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
     tensors = [to_tensor(s, model.inputs[0]) for s in samples]
     reference = HostInterpreter(model.data, REFERENCE_ARENA_BYTES)
     out_tensor = model.outputs[0]
+    inputs = inputs_sha256(tensors, plan.labels)
     if resume is None:
         run_id = store.start_run(port_label, info.board, f"{info.firmware_name} {info.firmware_version}",
-                                 model.sha256, info.simulated, plan.model_name, plan.label, plan.n)
+                                 model.sha256, info.simulated, plan.model_name, plan.label, plan.n,
+                                 inputs, plan_record(plan))
         rows: list[dict] = []
     else:
-        run_id, rows = resume, _resumable(store, resume, model, info)
+        run_id, rows = resume, _resumable(store, resume, model, info, inputs, plan)
         log.info("run %d resumes after %d of %d inferences", run_id, len(rows), plan.n)
     recoveries = failures = 0  # all recoveries; failures since the last inference that completed
     first: DeviceTimeout | None = None  # the first fault of the current streak
@@ -140,6 +144,8 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
             i += 1
             if progress:
                 progress("bench", i, plan.n)
+    except RunBusy:
+        raise  # the run is another process's: it is left as that process has it
     except ToolkitError as exc:
         if capture:
             power.meter.stop()
@@ -186,21 +192,59 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
     return summary
 
 
-def _resumable(store: ResultsStore, run_id: int, model: TFLiteModel, info) -> list[dict]:
-    """The stored rows of a run that can go on here: same model, not finished."""
+def inputs_sha256(tensors: list[np.ndarray], labels: list[int] | None = None) -> str:
+    """A hash of the inputs as the board gets them (dtype, shape, bytes) and of their labels."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(f"{tensor.dtype.str}{tensor.shape}".encode())
+        digest.update(np.ascontiguousarray(tensor).tobytes())
+    digest.update(repr(labels).encode())
+    return digest.hexdigest()
+
+
+def plan_record(plan: BenchPlan) -> dict:
+    """What of a plan a resumed run must share with the run it goes on with."""
+    return {"n": plan.n, "warmup": plan.warmup}
+
+
+def _resumable(store: ResultsStore, run_id: int, model: TFLiteModel, info, inputs: str, plan: BenchPlan) -> list[dict]:
+    """The stored rows of a run that can go on here: same board kind, firmware, model, inputs and
+    plan, not finished, and no other process on it."""
     run = store.run(run_id)
     if not run:
         raise ToolkitError(f"no run {run_id} in {store.path}", "check the run id and --db")
+    store.claim(run_id)
+    run = store.run(run_id)  # as it is now that no one else writes it
     if run["status"] == "done":
         raise ToolkitError(f"run {run_id} is already complete", "start a new run without --resume")
-    if run["model_sha256"] != model.sha256:
-        raise ToolkitError(f"run {run_id} was made with model {run['model_sha256'][:12]}, not {model.sha256[:12]}",
-                           "give the model the run was made with")
     if bool(run["simulated"]) != bool(info.simulated):
         raise ToolkitError(f"run {run_id} was measured on a {'virtual' if run['simulated'] else 'real'} board",
                            "simulated and measured figures are never mixed: resume on the same kind of board")
+    try:
+        stored_plan = json.loads(run.get("plan") or "null")
+    except (TypeError, ValueError):
+        stored_plan = None
+    stored_plan = stored_plan if isinstance(stored_plan, dict) else {}
+    firmware = f"{info.firmware_name} {info.firmware_version}"
+    here = plan_record(plan)
+    differ = [f"{what} (the run's {_short(then)}, here {_short(now)})" for what, then, now in (
+        ("board kind", run.get("board"), info.board), ("firmware", run.get("firmware"), firmware),
+        ("model", run.get("model_sha256"), model.sha256), ("inputs", run.get("inputs_sha256"), inputs),
+        *((f"--{key}", stored_plan.get(key), value) for key, value in here.items())) if then != now]
+    if differ:
+        raise ToolkitError(f"run {run_id} cannot go on here: it differs in {'; '.join(differ)}",
+                           "resume with the board, firmware, model, inputs, --n and --warmup it was made with, "
+                           "or start a new run")
     store.reopen_run(run_id)
     return store.inferences(run_id)
+
+
+def _short(value: object) -> str:
+    """A stored value for a message: hashes shortened, a missing one named."""
+    if value is None:
+        return "(not recorded)"
+    text = str(value)
+    return text[:12] if len(text) == 64 else text
 
 
 def invoke_timeout(session: Session, model: TFLiteModel) -> float:

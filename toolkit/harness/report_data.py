@@ -215,7 +215,7 @@ def load_report_data(db_path: str | Path, results_json: str | Path | None = None
         raise ToolkitError(f"{db_path} is not a results store (not an SQLite file)",
                            "give the --db file that espml bench or the HIL run wrote")
     results = read_results_file(Path(results_json)) if results_json is not None else {}
-    store = ResultsStore(db_path)
+    store = ResultsStore(db_path, read_only=True)  # a report never writes the store it reads
     try:
         runs = [_run(row) for row in store.runs()]
         tests = [_test(t) for t in _list(results.get("tests"))]

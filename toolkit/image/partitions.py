@@ -22,6 +22,8 @@ SUBTYPES = {
              "undefined": 0x06, "esphttpd": 0x80, "fat": 0x81, "spiffs": 0x82, "littlefs": 0x83},
 }
 MODEL_SLOTS = ("model_a", "model_b")
+MODEL_SUBTYPE = 0x40  # the firmware finds its slots as data partitions of this subtype, by name
+ALIGNMENT = 0x1000  # ESP-IDF aligns data partitions to the 4 KiB flash sector
 
 
 class PartitionError(ToolkitError):
@@ -115,3 +117,35 @@ def app_partition(partitions: list[Partition]) -> Partition:
         if partition.type == TYPES["app"]:
             return partition
     raise PartitionError("the partition table has no app partition", "flash firmware built with device/partitions.csv")
+
+
+def model_slots(partitions: list[Partition], flash_bytes: int) -> tuple[Partition, ...]:
+    """The two model slots of a table, checked as the firmware will find them (data partitions of
+    subtype 0x40, named model_a and model_b), sector-aligned, inside the flash and clear of the
+    partition table and of every other partition."""
+    slots = []
+    for name in MODEL_SLOTS:
+        found = [p for p in partitions if p.name == name]
+        if len(found) != 1:
+            raise PartitionError(f"the partition table has {'no' if not found else len(found)} '{name}' partition"
+                                 f"{'' if not found else 's'}", "flash firmware built with device/partitions.csv")
+        slot = found[0]
+        where = f"partition '{name}' at 0x{slot.offset:x} ({slot.size:,} bytes)"
+        if slot.type != TYPES["data"] or slot.subtype != MODEL_SUBTYPE:
+            raise PartitionError(f"{where} is type 0x{slot.type:02x} subtype 0x{slot.subtype:02x}, not a model slot "
+                                 f"(data, 0x{MODEL_SUBTYPE:02x})", "flash firmware built with device/partitions.csv")
+        if slot.size < ALIGNMENT or slot.offset % ALIGNMENT or slot.size % ALIGNMENT:
+            raise PartitionError(f"{where} is not aligned to 4 KiB flash sectors",
+                                 "flash firmware built with device/partitions.csv")
+        end = slot.offset + slot.size
+        if slot.offset < TABLE_OFFSET + TABLE_SIZE or end > flash_bytes:
+            raise PartitionError(f"{where} lies outside the flash after the partition table "
+                                 f"(0x{TABLE_OFFSET + TABLE_SIZE:x}..0x{flash_bytes:x})",
+                                 "flash firmware built with device/partitions.csv")
+        other = next((p for p in partitions if p is not slot and p.offset < end and slot.offset < p.offset + p.size),
+                     None)
+        if other is not None:
+            raise PartitionError(f"{where} overlaps partition '{other.name}' at 0x{other.offset:x}",
+                                 "flash firmware built with device/partitions.csv")
+        slots.append(slot)
+    return tuple(slots)
