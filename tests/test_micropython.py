@@ -243,3 +243,31 @@ def test_a_virtual_esp32s3_flashed_with_a_micropython_image_boots_into_micropyth
     with raw_repl(url) as transport:
         state = probe(transport)
     assert state.implementation == "micropython" and state.has_tflm
+
+
+def test_a_port_opens_once_the_board_has_booted_and_closing_it_leaves_the_board_running() -> None:
+    """Opening waits for the REPL (a busy machine boots the WASI MicroPython slowly); a URL without
+    id names one board, which its port's close neither breaks nor powers off."""
+    import serial
+
+    from toolkit.ports import register_url_handlers
+
+    register_url_handlers()
+    url = "vdev://esp32s3?firmware=micropython&fs_bytes=1048576"
+    port = serial.serial_for_url(url, timeout=0.1)
+    board = port.board
+    assert board.booted.is_set() and board.running
+    port.close()
+    assert board.running
+    again = serial.serial_for_url(url, timeout=0.1)
+    assert again.board is board
+    again.close()
+
+
+def test_hello_to_a_micropython_repl_names_the_target() -> None:
+    from toolkit.errors import DeviceTimeout
+
+    with Session.open(_url("mp-repl-hello"), timeout=0.3, hello_attempts=1) as session:
+        with pytest.raises(DeviceTimeout, match="MicroPython REPL") as caught:
+            session.hello()
+    assert "--target micropython" in caught.value.hint

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 device_log = logging.getLogger("toolkit.device")
 
 BOOT_MARKERS = (b"ESP-ROM:", b"rst:0x")
+REPL_MARKERS = (b"\n>>> ", b"raw REPL; CTRL-B to exit", b"MicroPython v")  # a board at MicroPython's prompt
 MAX_BACKOFF = 4  # a retry waits up to this many times the time-out
 MIN_PAYLOAD = 64  # the smallest max_payload a board may announce (docs/protocol.md)
 READ_LIMIT = 65536  # bytes taken from the port per read
@@ -204,7 +205,13 @@ class Session:
     def hello(self, attempts: int | None = None) -> Info:
         """Handshake: tolerate boot text, retry while the board starts, check the version."""
         attempts = attempts or self.hello_attempts
-        payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=attempts - 1, watch_reset=False)
+        try:
+            payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=attempts - 1, watch_reset=False)
+        except DeviceTimeout as exc:
+            if any(mark in self.boot_text + self.decoder.pending for mark in REPL_MARKERS):
+                raise DeviceTimeout(f"{exc.message}: the board answers with a MicroPython REPL",
+                                    "give --target micropython (the agent is then put on the board and started)") from None
+            raise
         info = Info.unpack(payload)
         if info.protocol_version != PROTOCOL_VERSION:
             raise ProtocolError(f"the firmware speaks protocol version {info.protocol_version}, "

@@ -8,7 +8,11 @@ URL: ``vdev://esp32s3?firmware=micropython`` with options ``baud=N``, ``latency_
 ``fs_bytes=N`` (filesystem capacity), ``fs_dir=PATH`` (keep the filesystem in that folder),
 ``tflm=0`` (a MicroPython build without microlite), ``corrupt_op=N`` (microlite's kernel for operator N
 computes a wrong output, as on the espml virtual board) and ``id=NAME`` (one board shared by every
-port opened with that name in this process, as a physical board is).
+port opened with that name in this process, as a physical board is). A URL without ``id`` names
+one board too, shared by every port opened with that same URL: a port that closes leaves the board
+running (and its agent serving), as closing a USB port does to a physical board. Opening a port
+waits until the board has booted to its REPL (the WASI MicroPython takes seconds to start on a
+busy machine), as a native-USB board's port appears only once it has booted.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import ctypes
 import dataclasses
 import tempfile
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +37,7 @@ from toolkit.virtual.link import PacedPipe
 
 VBOARD_SRC = Path(__file__).resolve().parent / "vboard_src"
 DEFAULT_FS_BYTES = 0x5F0000  # the vfs partition of MicroPython's ESP32_GENERIC_S3 8 MiB layout
+BOOT_TIMEOUT_S = 120.0  # how long opening a port waits for the interpreter to reach its REPL
 _SHARED: dict[str, VirtualMicroPythonBoard] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -106,6 +112,7 @@ class VirtualMicroPythonBoard:
         self._lock = threading.RLock()
         self._feeder: threading.Thread | None = None
         self._stop = threading.Event()
+        self.booted = threading.Event()  # set by the guest once its REPL is up (vboard.run)
 
     @property
     def running(self) -> bool:
@@ -118,10 +125,11 @@ class VirtualMicroPythonBoard:
             opts = self.options
             code = ("import sys\nsys.path.insert(0, '/firmware')\nimport vboard\n"
                     f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {opts.board.upper()!r})\n")
-            functions = {"tflm_load": self.tflm.load, "tflm_invoke": self.tflm.invoke}
+            functions = {"tflm_load": self.tflm.load, "tflm_invoke": self.tflm.invoke, "booted": self.booted.set}
             config = GuestConfig(code, [Mount(VBOARD_SRC, "/firmware", writable=False), Mount(self.fs_dir, "/flash")],
                                  functions)
             self.to_device.clear()
+            self.booted.clear()
             self.guest = Guest(config, self.to_host.write)
             self.guest.start()
             self.boots += 1
@@ -138,6 +146,15 @@ class VirtualMicroPythonBoard:
             if self.guest is not None:
                 self.guest.stop()
             self.guest = self._feeder = None
+
+    def wait_booted(self, timeout: float = BOOT_TIMEOUT_S) -> None:
+        """Return once the interpreter has reached its REPL; SerialException if it does not."""
+        guest = self.guest
+        deadline = time.monotonic() + timeout
+        while not self.booted.wait(0.05):
+            if guest is None or not guest.running or time.monotonic() > deadline:
+                why = (guest.error if guest is not None else None) or f"no REPL within {timeout:g} s"
+                raise SerialException(f"the virtual MicroPython board did not boot: {why}")
 
     def power_cycle(self) -> None:
         self.power_off()
@@ -189,14 +206,14 @@ def parse_url(url: str) -> tuple[MicroPythonOptions, str | None]:
 
 
 def board_for_url(url: str) -> VirtualMicroPythonBoard:
-    """The board a ``vdev://...?firmware=micropython`` URL names, powered on."""
+    """The board a ``vdev://...?firmware=micropython`` URL names (its ``id``, else the URL itself),
+    powered on and booted to its REPL."""
     options, shared_id = parse_url(url)
-    if shared_id is None:
-        board = VirtualMicroPythonBoard(options)
-    else:
-        with _SHARED_LOCK:
-            if shared_id not in _SHARED:
-                _SHARED[shared_id] = VirtualMicroPythonBoard(options)
-            board = _SHARED[shared_id]
+    key = f"id:{shared_id}" if shared_id is not None else f"url:{url}"
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = VirtualMicroPythonBoard(options)
+        board = _SHARED[key]
     board.power_on()
+    board.wait_booted()
     return board

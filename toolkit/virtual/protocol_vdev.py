@@ -123,16 +123,19 @@ class Serial(SerialBase):
             raise SerialException("port must be configured before it can be used")
         if self.is_open:
             raise SerialException("port is already open")
+        from toolkit.micropython.virtual import is_micropython_url
+
         self.board = board_for_url(self.portstr)
-        self._owns_board = "id" not in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.portstr).query))
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.portstr).query))
+        self._owns_board = "id" not in query and not is_micropython_url(self.portstr)  # a MicroPython board outlives its port
         self._usb = getattr(self.board, "usb", None)  # MicroPython's board has no ESP-IDF driver model
         if self._usb is not None:
             self._usb.host_opens()
         self.is_open = True
 
     def close(self) -> None:
-        """A board of its own powers off with its port; a shared (id=...) board keeps running, with
-        nobody reading its USB port until the next one opens."""
+        """A board of its own powers off with its port; a shared (id=...) board and a MicroPython
+        board (one per URL) keep running, with nobody reading its USB port until the next one opens."""
         if self.is_open and self.board is not None:
             if self._owns_board:
                 self.board.close()

@@ -6,6 +6,7 @@ import os
 import struct
 import sys
 
+import host
 import micropython
 import vclock
 import vgc
@@ -209,6 +210,7 @@ def run(root, capacity, tflm, board):
     sys.path[:] = ["", "/lib"]
     version = ".".join(str(v) for v in sys.implementation.version[:3])
     banner = "MicroPython v%s on virtual; %s (simulated, WASI) with ESP32S3\r\n" % (version, board)
+    host.call("booted", '{"args": []}')  # the host's port opens from now on
     try:
         Repl(banner.encode()).serve()
     except EOFError:
