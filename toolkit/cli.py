@@ -148,18 +148,28 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from toolkit.model import load_model
     from toolkit.model.inspect import inspect_model
 
-    report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size,
-                           plan=args.plan)
-    _write_json(args.json, report.to_json())
+    model = load_model(args.model)
+    report = inspect_model(model, get_board(args.board), not args.no_esp_nn, args.pointer_size, plan=args.plan)
+    micropython = None
+    if args.target == "micropython":  # microlite's tensor types and the board's GC heap
+        from toolkit.micropython.deploy import arena_for
+        from toolkit.micropython.heap import check_micropython
+
+        micropython = check_micropython(model, get_board(args.board), arena_for(model))
+    fits = report.fits and (micropython is None or micropython.fits)
+    _write_json(args.json, {**report.to_json(), **({"fits": fits, "micropython": micropython.to_json()}
+                                                   if micropython else {})})
     if args.json != "-":
         for table in inspect_tables(report):
             console.print(table)
         for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
             console.print(line)
-        verdict = "[green]fits and runs[/]" if report.fits else "[red]does not fit or will not run[/]"
+        for line in micropython.lines() if micropython else ():
+            console.print(escape(line))
+        verdict = "[green]fits and runs[/]" if fits else "[red]does not fit or will not run[/]"
         console.print(f"{verdict} on {report.board}; estimated {report.estimated_latency_ms:,.2f} ms per inference "
                       f"at {get_board(args.board).cpu_mhz} MHz ({'ESP-NN' if report.esp_nn else 'plain C kernels'})")
-    return 0 if report.fits else 8
+    return 0 if fits else 8
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -346,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="4 for the ESP32-S3 (default), 8 to compare with TFLM on a 64-bit host")
     p.add_argument("--plan", action="store_true",
                    help="also show the arena an offline plan (espml plan) would need, and the lower bound")
+    p.add_argument("--target", choices=("espml", "micropython"), default="espml",
+                   help="micropython: also check microlite's tensor types and the board's MicroPython GC heap")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_inspect)
 
