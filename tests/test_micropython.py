@@ -51,6 +51,7 @@ class Interp:
         self.fill(self)
         self.o.v = [(sum(self.i.v) + k) % 100 - 50 for k in range(10)]
         self.drain(self)
+        return 0
 
 class Microlite:
     interpreter = Interp
@@ -271,3 +272,112 @@ def test_hello_to_a_micropython_repl_names_the_target() -> None:
         with pytest.raises(DeviceTimeout, match="MicroPython REPL") as caught:
             session.hello()
     assert "--target micropython" in caught.value.hint
+
+
+# --- the microlite stand-in, as strict as tensorflow-micropython-examples' module ----------------
+_GUEST_STRICT = r"""
+import sys
+sys.path.append('/firmware')
+import vgc
+vgc.configure(4 * 1024 * 1024)
+sys.modules['gc'] = vgc
+import microlite
+
+def outcome(f):
+    try:
+        return repr(f())
+    except Exception as e:
+        return type(e).__name__ + ': ' + str(e)
+
+calls = []
+interp = microlite.interpreter(bytearray(64), 1024, lambda i: calls.append('in'), lambda i: calls.append('out'))
+i16, i8, u8 = interp.getInputTensor(0), interp.getInputTensor(1), interp.getInputTensor(2)
+results = [
+    outcome(lambda: i16.setValue(0, 1)), outcome(lambda: i16.getValue(0)),
+    outcome(lambda: i8.getType()), outcome(lambda: i8.getType(0)),
+    outcome(lambda: i8.setValue(0, 200) and i8.getValue(0)), outcome(lambda: u8.setValue(0, -1) and u8.getValue(0)),
+    outcome(lambda: i8.setValue(0, 1.5)),
+    outcome(lambda: microlite.interpreter(bytearray(64), 1024, None)),
+    outcome(lambda: microlite.interpreter(bytearray(64), 1024, 5, None)),
+    outcome(lambda: interp.invoke()), repr(calls),
+    outcome(lambda: microlite.interpreter(bytearray(64), 8 * 1024 * 1024, None, None)),
+]
+print('RESULTS', '|'.join(results))
+"""
+
+
+def test_the_microlite_stand_in_is_as_strict_as_the_real_module() -> None:
+    loads: list[int] = []
+
+    def load(model_b64: str, area: int) -> dict:
+        loads.append(area)
+        return {"inputs": [[4, 7], [2, 9], [2, 3]], "outputs": [[2, 9]]}  # int16, int8, uint8
+
+    output: list[bytes] = []
+    guest = Guest(GuestConfig(_GUEST_STRICT, [Mount(virtual.VBOARD_SRC, "/firmware", False)],
+                              {"tflm_load": load, "tflm_invoke": lambda inputs: None}), output.append)
+    guest.start()
+    deadline = time.monotonic() + 30
+    while b"RESULTS" not in b"".join(output) and guest.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    guest.stop()
+    text = b"".join(output).decode()
+    assert "interpreter_make_new: model size = 64, tensor area = 1040" in text
+    results = text.split("RESULTS ", 1)[1].strip().split("|")
+    assert results[0] == results[1] == "TypeError: Unsupported Tensor Type"
+    assert results[2].startswith("TypeError") and results[3] == "'INT8'"  # getType takes one dummy argument
+    assert results[4] == "-56" and results[5] == "255"  # (int8_t) / (uint8_t) casts
+    assert results[6].startswith("TypeError")  # mp_obj_int_get_checked takes no float
+    assert results[7].startswith("TypeError") and "4 positional" in results[7]
+    assert results[8] == "ValueError: Invalid Input Callback Handler"
+    assert results[9] == "1" and results[10] == "['in']"  # Invoke() failed: 1, and no output callback
+    assert "Invoke() failed!" in text
+    assert results[11].startswith("MemoryError")  # the tensor area comes from the GC heap
+    assert loads == [1040]  # arena_len + 16
+
+
+def _int16_io_model():
+    from toolkit.model.synth import ModelBuilder
+
+    b = ModelBuilder(3)
+    x = b.input((1, 8, 8, 1))
+    b.tensors[x].type = 7  # INT16
+    return load_model(b.build([x], [b.softmax(b.fully_connected(b.reshape(x, (1, -1)), 10))]))
+
+
+def test_a_model_with_int16_io_is_refused_by_deploy_inspect_and_the_agent(tmp_path, capsys) -> None:
+    from toolkit.cli import main
+    from toolkit.errors import DeviceError, UnfitModelError
+
+    model = _int16_io_model()
+    url = _url("mp-int16")
+    with pytest.raises(UnfitModelError, match="input 0 is int16"):
+        mp_deploy.deploy(url, model)
+    path = tmp_path / "int16.tflite"
+    path.write_bytes(model.data)
+    assert main(["inspect", str(path), "--target", "micropython"]) == 8
+    assert "refused on MicroPython: input 0 is int16" in capsys.readouterr().out
+    with mp_deploy.raw_repl(url) as transport:  # past the host's check: the agent refuses it too
+        assert mp_deploy.probe(transport).model_sha256 is None  # deploy copied nothing
+        mp_deploy.put_file(transport, mp_deploy.AGENT_FILE, mp_deploy.AGENT_SOURCE.read_bytes())
+        mp_deploy.put_file(transport, mp_deploy.MODEL_FILE, model.data)
+        mp_deploy.start_agent(transport, 16384)
+    with Session.open(url, timeout=5) as session:
+        assert not session.hello().model_ready
+        with pytest.raises(DeviceError, match="input 0 is int16: microlite reads and writes float32, int8 and uint8"):
+            session.set_input(0, bytes(128))
+
+
+def test_a_failed_invoke_is_an_error_not_a_result(monkeypatch) -> None:
+    from toolkit.errors import DeviceError
+
+    monkeypatch.setattr(virtual.TflmStandIn, "invoke", lambda self, inputs: None)  # the chip's Invoke() fails
+    model = load_model(REFERENCE_MODEL)
+    url = _url("mp-invoke-fails")
+    mp_deploy.deploy(url, model)
+    with Session.open(url, timeout=5) as session:
+        session.hello()
+        assert virtual.board_for_url(url).tflm.chip.board.arena_bytes == mp_deploy.arena_for(model) + 16
+        session.set_input(0, bytes(model.inputs[0].nbytes))
+        with pytest.raises(DeviceError, match="invoke\\(\\) returned 1"):
+            session.invoke()

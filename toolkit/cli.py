@@ -198,21 +198,32 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from toolkit.model.inspect import inspect_model
     from toolkit.model.verdict import verdict
 
-    report = inspect_model(load_model(args.model), get_board(args.board), not args.no_esp_nn, args.pointer_size,
-                           plan=args.plan)
-    _write_json(args.json, report.to_json())
+    model = load_model(args.model)
+    report = inspect_model(model, get_board(args.board), not args.no_esp_nn, args.pointer_size, plan=args.plan)
+    micropython = None
+    if args.target == "micropython":  # microlite's tensor types and the board's GC heap
+        from toolkit.micropython.deploy import arena_for
+        from toolkit.micropython.heap import check_micropython
+
+        micropython = check_micropython(model, get_board(args.board), arena_for(model))
+    fits = report.fits and (micropython is None or micropython.fits)
+    _write_json(args.json, {**report.to_json(), **({"fits": fits, "micropython": micropython.to_json()}
+                                                   if micropython else {})})
     if args.json != "-":
         for table in inspect_tables(report):
             console.print(table)
         for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
             console.print(line)
+        for line in micropython.lines() if micropython else ():
+            console.print(escape(line))
         said = verdict(report)
-        colour = "green" if report.fits else "red"
-        console.print(f"[{colour}]{escape(said.lines[0])}[/]; estimated {report.estimated_latency_ms:,.2f} ms per inference "
+        colour = "green" if fits else "red"
+        summary = said.lines[0] if fits or not report.fits else "does not fit or will not run as a MicroPython board"
+        console.print(f"[{colour}]{escape(summary)}[/]; estimated {report.estimated_latency_ms:,.2f} ms per inference "
                       f"at {get_board(args.board).cpu_mhz} MHz ({'ESP-NN' if report.esp_nn else 'plain C kernels'})")
         for line in said.lines[1:]:
             console.print(f"  {escape(line)}", highlight=False)
-    return 0 if report.fits else 8
+    return 0 if fits else 8
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -475,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="4 for the ESP32-S3 (default), 8 to compare with TFLM on a 64-bit host")
     p.add_argument("--plan", action="store_true",
                    help="also show the arena an offline plan (espml plan) would need, and the lower bound")
+    p.add_argument("--target", choices=("espml", "micropython"), default="espml",
+                   help="micropython: also check microlite's tensor types and the board's MicroPython GC heap")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_inspect)
 

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.errors import PortError, ToolkitError
+from toolkit.errors import PortError, ToolkitError, UnfitModelError
+from toolkit.micropython.heap import MICROLITE_TYPES, heap_fit, unsupported_io
 from toolkit.model.arena import plan_head
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
@@ -36,7 +37,7 @@ TFLM_BUILDS = ("tensorflow-micropython-examples' ESP32-S3 firmware (the microlit
 Progress = Callable[[int, int], None]
 
 _PROBE = """
-import os, sys, hashlib
+import gc, os, sys, hashlib
 def _h(p):
     try:
         f = open(p, 'rb')
@@ -55,9 +56,16 @@ try:
 except ImportError:
     _t = False
 _s = os.statvfs('')
+try:
+    _m = os.uname().machine
+except AttributeError:
+    _m = ''
+gc.collect()
 print(repr((sys.implementation.name, '.'.join(str(v) for v in sys.implementation.version[:3]), _t,
-            _s[0] * _s[3], _h(%r), _h(%r))))
+            _s[0] * _s[3], _h(%r), _h(%r), gc.mem_free(), _m)))
 """
+PROBE_MAX_CHARS = 1024  # the probe prints one short line; anything longer is not our probe's answer
+_PROBE_FIELDS = ((str,), (str,), (bool,), (int,), (str, type(None)), (str, type(None)), (int,), (str,))
 
 _RECEIVE = """
 import micropython, sys, hashlib
@@ -104,6 +112,8 @@ class BoardState:
     free_bytes: int
     model_sha256: str | None
     agent_sha256: str | None
+    heap_free: int  # gc.mem_free() after a collection
+    machine: str  # os.uname().machine ('' where the port has no os.uname)
 
 
 @dataclass(frozen=True)
@@ -162,10 +172,28 @@ def _drain(port, quiet: float = 0.2, limit: float = 3.0) -> None:
 
 def probe(transport) -> BoardState:
     """What the board runs, whether it has microlite, free space and the hashes of our files."""
-    state = BoardState(*ast.literal_eval(_exec(transport, _PROBE % (MODEL_FILE, AGENT_FILE)).strip()))
+    state = parse_probe(_exec(transport, _PROBE % (MODEL_FILE, AGENT_FILE)))
     if state.implementation != "micropython":
         raise NotMicroPython(f"the board runs {state.implementation}, not MicroPython", "flash MicroPython first")
     return state
+
+
+def parse_probe(text: str) -> BoardState:
+    """The probe's one line, read as data: bounded, a tuple of the expected shape, or one line."""
+    line = text.strip()
+    if len(line) > PROBE_MAX_CHARS or "\n" in line:
+        raise NotMicroPython(f"the board's answer to the probe is not one short line ({len(line):,} characters)",
+                             "check that the port is a MicroPython board's REPL")
+    try:
+        values = ast.literal_eval(line)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        values = None
+    if not isinstance(values, tuple) or len(values) != len(_PROBE_FIELDS) or not all(
+            isinstance(v, kinds) and not (isinstance(v, bool) and bool not in kinds)
+            for v, kinds in zip(values, _PROBE_FIELDS)):
+        raise NotMicroPython(f"the board's answer to the probe is not what MicroPython prints: {line[:80]!r}",
+                             "check that the port is a MicroPython board's REPL")
+    return BoardState(*values)
 
 
 def _exec(transport, code: str, timeout: float = 10.0) -> str:
@@ -225,6 +253,7 @@ def deploy(url: str, model: TFLiteModel, baudrate: int = 115200, progress: Progr
            start: bool = True) -> DeployResult:
     """Install the agent and ``model`` (each only if the board's copy differs), then start the agent."""
     agent = AGENT_SOURCE.read_bytes()
+    check_model(model)
     with raw_repl(url, baudrate) as transport:
         state = probe(transport)
         if not state.has_tflm:
@@ -237,13 +266,19 @@ def deploy(url: str, model: TFLiteModel, baudrate: int = 115200, progress: Progr
             raise NoRoom(f"the model needs {need:,} bytes on the board's filesystem, it has {state.free_bytes:,} free "
                                "(the old model stays until the new one is in place)",
                                "free space on the board, or optimise the model: espml optimize")
+        arena = arena_for(model)
+        fit = heap_fit(model, state.heap_free, arena)
+        if not fit.fits:
+            raise UnfitModelError(f"the model ({fit.model_bytes:,} B) and its tensor area ({fit.tensor_area_bytes:,} B) "
+                               f"need {fit.needed_bytes:,} B of the board's GC heap, it has {fit.heap_bytes:,} B free",
+                               "use a board with PSRAM (a MICROLITE_S3_SPIRAM build), or optimise the model: "
+                               "espml optimize")
         if copy_agent:
             put_file(transport, AGENT_FILE, agent)
         started = time.monotonic()
         if copy_model:
             put_file(transport, MODEL_FILE, model.data, progress)
         seconds = time.monotonic() - started
-        arena = arena_for(model)
         if start:
             start_agent(transport, arena)
     return DeployResult(copy_model, copy_agent, seconds, arena, state.version)
@@ -276,6 +311,16 @@ class FilesystemLoader:
         room = info.arena_size + info.heap_free_internal
         need = arena_for(model)
         return f"needs a {need:,} B arena, the board's heap has about {room:,} B" if need > room else None
+
+
+def check_model(model: TFLiteModel) -> None:
+    """A model microlite cannot feed or read is refused before anything is copied."""
+    bad = unsupported_io(model)
+    if bad:
+        raise UnfitModelError(f"{', '.join(bad)}: the MicroPython microlite module reads and writes "
+                              f"{', '.join(MICROLITE_TYPES)} tensors only",
+                              "convert the model with int8 inputs and outputs (espml optimize does), "
+                              "or use espml firmware")
 
 
 def start_agent(transport, arena: int, board: str = "esp32s3") -> None:

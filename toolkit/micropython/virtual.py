@@ -7,7 +7,9 @@ and current from the board's cost model. Every figure it gives is simulated.
 URL: ``vdev://esp32s3?firmware=micropython`` with options ``baud=N``, ``latency_us=N``,
 ``fs_bytes=N`` (filesystem capacity), ``fs_dir=PATH`` (keep the filesystem in that folder),
 ``tflm=0`` (a MicroPython build without microlite), ``corrupt_op=N`` (microlite's kernel for operator N
-computes a wrong output, as on the espml virtual board) and ``id=NAME`` (one board shared by every
+computes a wrong output, as on the espml virtual board), ``psram=BYTES`` (its PSRAM, which becomes
+the GC heap: default 2 MiB, the MICROLITE_S3_SPIRAM build's; 0 for MICROLITE_S3, whose heap is
+half the internal RAM; see toolkit.micropython.heap) and ``id=NAME`` (one board shared by every
 port opened with that name in this process, as a physical board is). A URL without ``id`` names
 one board too, shared by every port opened with that same URL: a port that closes leaves the board
 running (and its agent serving), as closing a USB port does to a physical board. Opening a port
@@ -31,6 +33,7 @@ from serial.serialutil import SerialException
 
 from toolkit.boards import get_board
 from toolkit.model.reader import TENSOR_TYPES, TensorInfo
+from toolkit.micropython.heap import DEFAULT_PSRAM_BYTES, gc_heap_bytes
 from toolkit.micropython.wasm import Guest, GuestConfig, Mount
 from toolkit.virtual.chip import FaultPlan, LoadFailed, SimulatedChip
 from toolkit.virtual.link import PacedPipe
@@ -51,6 +54,7 @@ class MicroPythonOptions:
     fs_dir: str | None = None  # None: a temporary folder that lives as long as the board object
     tflm: bool = True  # the firmware has the microlite module
     corrupt_op: int | None = None  # operator N's output wrong (toolkit.virtual.op_fault)
+    psram_bytes: int = DEFAULT_PSRAM_BYTES  # 0: a build without PSRAM (its GC heap is internal RAM)
 
 
 class TflmStandIn:
@@ -62,7 +66,7 @@ class TflmStandIn:
         self.chip: SimulatedChip | None = None
 
     def load(self, model_b64: str, arena_bytes: int) -> dict:
-        """Build the interpreter in the arena the agent asked for, as microlite would."""
+        """Build the interpreter in the tensor area microlite allocated (the agent's arena + 16)."""
         chip = SimulatedChip(dataclasses.replace(self.board, arena_bytes=int(arena_bytes)), realtime=False,
                              faults=FaultPlan(corrupt_op=self.corrupt_op))
         try:
@@ -74,7 +78,8 @@ class TflmStandIn:
         return {"inputs": [[t.nbytes, _type_code(t)] for t in model.inputs],
                 "outputs": [[t.nbytes, _type_code(t)] for t in model.outputs]}
 
-    def invoke(self, inputs_b64: list[str]) -> dict:
+    def invoke(self, inputs_b64: list[str]) -> dict | None:
+        """Outputs and Invoke() time; None when Invoke() fails (microlite's invoke() then returns 1)."""
         chip = self.chip
         if chip is None or chip.loaded is None:
             raise RuntimeError("no interpreter")
@@ -82,7 +87,7 @@ class TflmStandIn:
             ctypes.memmove(buf, base64.b64decode(data), len(buf))
         result = chip.invoke()
         if result is None:
-            raise RuntimeError("Invoke() failed")
+            return None
         return {"latency_us": result[0],
                 "outputs": [base64.b64encode(buf.raw).decode() for buf in chip.loaded.outputs]}
 
@@ -113,6 +118,7 @@ class VirtualMicroPythonBoard:
         self._feeder: threading.Thread | None = None
         self._stop = threading.Event()
         self.booted = threading.Event()  # set by the guest once its REPL is up (vboard.run)
+        self.crashes: list[str] = []  # why the modelled chip panicked, each time
 
     @property
     def running(self) -> bool:
@@ -123,9 +129,11 @@ class VirtualMicroPythonBoard:
             if self.guest is not None:
                 return
             opts = self.options
+            heap = gc_heap_bytes(opts.psram_bytes)
             code = ("import sys\nsys.path.insert(0, '/firmware')\nimport vboard\n"
-                    f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {opts.board.upper()!r})\n")
-            functions = {"tflm_load": self.tflm.load, "tflm_invoke": self.tflm.invoke, "booted": self.booted.set}
+                    f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {opts.board.upper()!r}, {heap})\n")
+            functions = {"tflm_load": self.tflm.load, "tflm_invoke": self.tflm.invoke, "booted": self.booted.set,
+                         "crash": self._crash}
             config = GuestConfig(code, [Mount(VBOARD_SRC, "/firmware", writable=False), Mount(self.fs_dir, "/flash")],
                                  functions)
             self.to_device.clear()
@@ -146,6 +154,13 @@ class VirtualMicroPythonBoard:
             if self.guest is not None:
                 self.guest.stop()
             self.guest = self._feeder = None
+
+    def _crash(self, why: str) -> None:
+        """The chip panics (a null pointer in the real microlite) and resets, as an ESP32-S3 does."""
+        self.to_host.write(b"Guru Meditation Error: Core  1 panic'ed (LoadProhibited). Exception was unhandled.\r\n"
+                           b"Rebooting...\r\nESP-ROM:esp32s3-20210327\r\nrst:0xc (RTC_SW_CPU_RST),boot:0x8\r\n")
+        self.crashes.append(why)
+        threading.Thread(target=self.power_cycle, name="vdev-micropython-reset", daemon=True).start()
 
     def wait_booted(self, timeout: float = BOOT_TIMEOUT_S) -> None:
         """Return once the interpreter has reached its REPL; SerialException if it does not."""
@@ -194,6 +209,8 @@ def parse_url(url: str) -> tuple[MicroPythonOptions, str | None]:
         for key in ("baud", "latency_us", "fs_bytes", "corrupt_op"):
             if key in query:
                 kwargs[key] = int(query.pop(key))
+        if "psram" in query:
+            kwargs["psram_bytes"] = int(query.pop("psram"))
     except ValueError:
         raise SerialException(f"vdev option values must be numbers: {parts.query}") from None
     if "fs_dir" in query:

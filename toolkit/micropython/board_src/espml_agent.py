@@ -23,7 +23,9 @@ HELLO, INFO, SET_INPUT, INVOKE, GET_OUTPUT, METRICS, RESET = 0x01, 0x02, 0x10, 0
 MODEL_BEGIN, MODEL_DATA, MODEL_END, LOG, ERROR = 0x20, 0x21, 0x22, 0x30, 0x3F
 UNKNOWN_TYPE, BAD_PAYLOAD, UNSUPPORTED_VERSION, NO_MODEL = 1, 2, 3, 4
 MODEL_INVALID, ARENA_TOO_SMALL, BAD_TENSOR, INVOKE_FAILED, UPLOAD_STATE = 5, 7, 9, 10, 11
-ELEMENT = {0: "f", 2: "i", 3: "B", 7: "h", 9: "b"}  # TFLite TensorType code -> struct format
+ELEMENT = {0: "f", 3: "B", 9: "b"}  # the TensorTypes microlite's getValue/setValue take -> struct format
+TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
+TYPE_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8}
 NAN = float("nan")
 
 
@@ -133,6 +135,14 @@ class Link:
         self.out.write(encode_frame(msg_type, seq, payload, flags))
 
 
+class UnsupportedModel(Exception):
+    pass
+
+
+class InvokeFailed(Exception):
+    pass
+
+
 class Model:
     """The model file run through microlite: per-element setValue/getValue in its callbacks."""
 
@@ -145,6 +155,11 @@ class Model:
         self.outputs = [bytearray(n) for n, _ in io_tensors(data, 2)]
         self.in_types = [t for _, t in io_tensors(data, 1)]
         self.out_types = [t for _, t in io_tensors(data, 2)]
+        for kind, types in (("input", self.in_types), ("output", self.out_types)):
+            for i, t in enumerate(types):
+                if t not in ELEMENT:
+                    raise UnsupportedModel("%s %d is %s: microlite reads and writes float32, int8 and uint8 "
+                                           "tensors only" % (kind, i, TYPE_NAMES.get(t, "type %d" % t)))
         self.t_in = self.t_out = 0
         gc.collect()
         self.interp = microlite.interpreter(data, arena, self._fill, self._drain)
@@ -167,7 +182,8 @@ class Model:
 
     def invoke(self) -> int:
         """Run the model; the time between the two callbacks is TFLM's Invoke() alone."""
-        self.interp.invoke()
+        if self.interp.invoke() != 0:
+            raise InvokeFailed("microlite's invoke() returned 1: TFLM's Invoke() failed")
         return time.ticks_diff(self.t_out, self.t_in)
 
 
@@ -208,7 +224,7 @@ def io_tensors(buf, which: int) -> list:
             dims, ndims = _vector(buf, shape_pos)
             for d in range(ndims):
                 elements *= struct.unpack_from("<i", buf, dims + 4 * d)[0]
-        result.append((elements * struct.calcsize(ELEMENT.get(ttype, "b")), ttype))
+        result.append((elements * TYPE_BYTES.get(ttype, 1), ttype))
     return result
 
 
@@ -273,6 +289,8 @@ class Agent:
         try:
             self.model = Model(microlite, path, self.arena)
             self.error = None
+        except UnsupportedModel as exc:
+            self.error = (MODEL_INVALID, str(exc))
         except MemoryError as exc:
             self.error = (ARENA_TOO_SMALL, "out of memory: " + str(exc))
         except Exception as exc:

