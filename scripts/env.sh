@@ -18,7 +18,7 @@ find_python() {
 }
 
 ensure_env() {
-    local extras="convert,micropython-sim,report,test,farm"
+    local extras="convert,micropython-sim,report,test"
     local stamp="$VENV/.espml-installed"
     local want
     want="$extras $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
