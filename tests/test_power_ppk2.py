@@ -16,10 +16,10 @@ from toolkit.power.windows import energy_per_inference
 
 
 class Pulses:
-    """A board that draws 85 mA for 3 ms every 10 ms over 45 mA idle, marker on D0, after 50 ms idle."""
+    """A board that draws 85 mA for 3 ms every 10 ms over 45 mA idle, marker on D0, after 0.3 s idle."""
 
     def __init__(self) -> None:
-        self.idle_until = time.monotonic() + 0.05
+        self.idle_until = time.monotonic() + 0.3  # past open() (metadata, drain)
 
     def sample(self, times_s):
         inside = ((times_s % 0.01) < 0.003) & (times_s > self.idle_until)
