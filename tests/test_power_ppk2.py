@@ -16,10 +16,13 @@ from toolkit.power.windows import energy_per_inference
 
 
 class Pulses:
-    """A board that draws 85 mA for 3 ms every 10 ms over 45 mA idle, marker on D0."""
+    """A board that draws 85 mA for 3 ms every 10 ms over 45 mA idle, marker on D0, after 0.3 s idle."""
+
+    def __init__(self) -> None:
+        self.idle_until = time.monotonic() + 0.3  # past open() (metadata, drain)
 
     def sample(self, times_s):
-        inside = (times_s % 0.01) < 0.003
+        inside = ((times_s % 0.01) < 0.003) & (times_s > self.idle_until)
         return np.where(inside, 85.0, 45.0), inside.astype(np.uint8)
 
 
