@@ -152,7 +152,7 @@ def _runs(data: ReportData) -> str:
     if not data.runs:
         return ("<h2>Runs</h2><p class=\"empty\">The results store holds no runs yet: "
                 "run espml bench or the HIL suite.</p>")
-    shown = sorted(data.runs, key=lambda r: (r.started, r.id), reverse=True)[:MAX_RUN_ROWS]
+    shown = sorted(data.runs, key=lambda r: (r.started or 0.0, r.id), reverse=True)[:MAX_RUN_ROWS]
     heads = "".join(f"<th>{_e(s.title)}</th>" for s in MAIN_FIGURES)
     rows = "".join(_run_row(r, data) for r in shown)
     more = (f"<p class=\"meta\">The {MAX_RUN_ROWS} latest of {len(data.runs)} runs.</p>"
@@ -254,7 +254,9 @@ def _anchor(nodeid: str) -> str:
     return "test-" + "".join(c if c.isalnum() else "-" for c in nodeid)
 
 
-def _when(ts: float, zone: bool = True) -> str:
+def _when(ts: float | None, zone: bool = True) -> str:
+    if ts is None:
+        return "unknown"
     return dt.datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S" + (" %Z" if zone else ""))
 
 

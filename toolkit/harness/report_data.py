@@ -30,6 +30,10 @@ MAIN_FIGURES = (
 )
 
 
+MAX_REL_TOLERANCE = 1000.0  # ±100000%: any larger relative tolerance is a mistake, not a band
+LATEST_TIMESTAMP = 32503680000.0  # 3000-01-01: a later (or earlier than 1970) time is no time
+
+
 @dataclass(frozen=True)
 class Band:
     """A baseline and the range its tolerance allows."""
@@ -48,10 +52,14 @@ def tolerance_band(baseline: object, tolerance: object) -> Band | None:
     tol = tolerance if isinstance(tolerance, dict) else {}
     rel, abs_ = number(tol.get("rel")), number(tol.get("abs"))
     if rel is not None:
+        if not 0 <= rel <= MAX_REL_TOLERANCE or not math.isfinite(abs(base) * rel * 100):
+            return None  # no band a person could read: the figure is shown without one
         spread = abs(base) * rel
         text = f"±{rel:.0%}" if rel * 100 == round(rel * 100) else f"±{rel:.1%}"
         return Band(base, base - spread, base + spread, text)
     if abs_ is not None:
+        if abs_ < 0 or not math.isfinite(abs(base) + abs_):
+            return None
         return Band(base, base - abs_, base + abs_, f"±{abs_:g}")
     return Band(base, base, base, "exact")
 
@@ -139,7 +147,7 @@ class SeriesKey:
 @dataclass(frozen=True)
 class Run:
     id: int
-    started: float
+    started: float | None  # None: the store holds no time a calendar can show
     finished: float | None
     status: str
     port: str
@@ -205,6 +213,12 @@ def number(value: object) -> float | None:
     return None
 
 
+def timestamp(value: object) -> float | None:
+    """Seconds since 1970 from ``value`` when it is a time a calendar can show, else None."""
+    seconds = number(value)
+    return seconds if seconds is not None and 0 <= seconds < LATEST_TIMESTAMP else None
+
+
 def load_report_data(db_path: str | Path, results_json: str | Path | None = None) -> ReportData:
     """Read every run of the store and, when given, the HIL results; link tests to their series."""
     db_path = Path(db_path)
@@ -233,7 +247,7 @@ def load_report_data(db_path: str | Path, results_json: str | Path | None = None
             per_op.setdefault(test.model or "unknown model", OpProfile(test.per_op))
     commit = _text(results.get("git_commit")) or next((r.git_commit for r in reversed(runs) if r.git_commit), None)
     return ReportData(db_path, Path(results_json) if results_json is not None else None, commit,
-                      number(results.get("started")), boards, tests, runs, series, per_op)
+                      timestamp(results.get("started")), boards, tests, runs, series, per_op)
 
 
 def read_results_file(path: Path) -> dict:
@@ -260,7 +274,7 @@ def _is_sqlite(path: Path) -> bool:
 
 def _group(runs: list[Run]) -> list[Series]:
     series: dict[SeriesKey, Series] = {}
-    for run in sorted(runs, key=lambda r: (r.started, r.id)):
+    for run in sorted(runs, key=lambda r: (r.started or 0.0, r.id)):
         series.setdefault(run.key, Series(run.key, [])).runs.append(run)
     for s in series.values():
         s.detail_run = next((r for r in reversed(s.runs) if r.summary), s.runs[-1])
@@ -308,7 +322,7 @@ def _run(row: dict) -> Run:
         summary = None
     sha = _text(row.get("model_sha256"))
     return Run(
-        id=int(row["id"]), started=float(row.get("started") or 0.0), finished=number(row.get("finished")),
+        id=int(row["id"]), started=timestamp(row.get("started")), finished=timestamp(row.get("finished")),
         status=_text(row.get("status")), port=_text(row.get("port")), board=_text(row.get("board")) or "unknown board",
         firmware=_text(row.get("firmware")), simulated=bool(row.get("simulated")),
         model=_text(row.get("model_name")) or (f"model {sha[:12]}" if sha else "unknown model"),
@@ -347,7 +361,7 @@ def _board(item: object) -> BoardStatus:
 def _boards_of(runs: list[Run]) -> list[BoardStatus]:
     """Without a HIL results file: every board the store has seen, latest firmware first."""
     seen: dict[tuple, BoardStatus] = {}
-    for run in sorted(runs, key=lambda r: -r.started):
+    for run in sorted(runs, key=lambda r: -(r.started or 0.0)):
         seen.setdefault((run.port, run.board, run.firmware, run.simulated),
                         BoardStatus(run.port, run.board, run.firmware, run.simulated, f"last run {run.id}"))
     return list(seen.values())

@@ -125,7 +125,7 @@ def trend(series: Series) -> go.Figure | None:
 
 def _trend_trace(runs: list[Run], name: str, port: str, line_colour: str, legend: bool) -> go.Scatter:
     return go.Scatter(
-        x=[dt.datetime.fromtimestamp(r.started) for r in runs], y=[number(r.figure(name)) for r in runs],
+        x=[dt.datetime.fromtimestamp(r.started) if r.started is not None else None for r in runs], y=[number(r.figure(name)) for r in runs],
         mode="lines+markers", name=_text(port), legendgroup=port, showlegend=legend, line_color=line_colour,
         customdata=[[r.id, r.git_commit or "?", r.status] for r in runs],
         hovertemplate="run %{customdata[0]} (commit %{customdata[1]}, %{customdata[2]})<br>%{x}<br>%{y:,.6g}"
