@@ -18,6 +18,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -55,9 +56,35 @@ def _sources(root: Path) -> tuple[list[Path], list[Path]]:
     return c_files, other
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("ESPML_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "espml" / "host-port"
+def cache_dir() -> Path:
+    """The cache folder of built host ports, made 0700 when new and refused, as ssh refuses a key
+    file, when another user owns it or can write to it: a library planted there would run as us."""
+    base = Path(os.environ.get("ESPML_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "espml" / "host-port"
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(base, base=True)
+        for path in (base / "espml", folder):
+            path.mkdir(mode=0o700, exist_ok=True)
+            _check_private(path)
+    except OSError as exc:
+        raise HostPortError(f"cannot make the host port's cache folder {folder}: {exc.strerror}",
+                            "set ESPML_CACHE_DIR to a folder of yours") from None
+    return folder
+
+
+def _check_private(path: Path, base: bool = False) -> None:
+    """Refuse ``path`` unless this user owns it and no one else can write to it. A ``base`` folder
+    may also be root's, or writable by all when sticky (/tmp): no one can replace what is ours there."""
+    st = path.stat() if base else path.lstat()
+    if stat.S_ISLNK(st.st_mode) or st.st_uid not in ({os.geteuid(), 0} if base else {os.geteuid()}):
+        owner = "a symbolic link" if stat.S_ISLNK(st.st_mode) else f"owned by uid {st.st_uid}, not {os.geteuid()}"
+        raise HostPortError(f"the host port's cache {path} is {owner}: a library there could be anyone's",
+                            f"remove it or set ESPML_CACHE_DIR to a folder of yours (mode 0700)")
+    if st.st_mode & 0o022 and not (base and st.st_mode & stat.S_ISVTX):
+        raise HostPortError(f"the host port's cache {path} can be written by other users "
+                            f"(mode {stat.S_IMODE(st.st_mode):04o}): a library there could be anyone's",
+                            f"chmod go-w {path}, or set ESPML_CACHE_DIR to a folder of yours (mode 0700)")
 
 
 def _compiler() -> list[str]:
@@ -84,10 +111,16 @@ def build(sanitize: str | None = None) -> Path:
     digest = hashlib.sha256(" ".join(compiler + flags).encode())
     for path in c_files + other:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    target = _cache_dir() / digest.hexdigest()[:16] / "libespml_host.so"
-    if target.is_file():
+    target = cache_dir() / digest.hexdigest()[:16] / "libespml_host.so"
+    try:
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise HostPortError(f"cannot make {target.parent}: {exc.strerror}",
+                            "set ESPML_CACHE_DIR to a folder of yours") from None
+    _check_private(target.parent)
+    if target.is_file() or target.is_symlink():
+        _check_private(target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
         command = [*compiler, *flags, f"-I{root / 'core'}", f"-I{root / 'port' / 'host'}", "-o", str(built),
@@ -96,6 +129,7 @@ def build(sanitize: str | None = None) -> Path:
         if result.returncode != 0:
             raise HostPortError(f"building the firmware's host port failed: {result.stderr.strip()[:600]}",
                                 "check the C compiler; the sources are in device/")
+        built.chmod(0o700)  # whatever the umask: never writable by others
         os.replace(built, target)  # atomic: a concurrent build never sees half a library
     return target
 
