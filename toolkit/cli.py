@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -97,7 +98,7 @@ def _micropython_info(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
+    from toolkit.harness import BenchInterrupted, BenchPlan, BenchStopped, ResultsStore, Session, run_bench
     from toolkit.harness.inputs import model_inputs
     from toolkit.harness.report import SIMULATED_NOTE, bench_table, locate_table, power_table, profile_table
     from toolkit.model import load_model
@@ -122,6 +123,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
                              locate=args.locate)
             summary = run_bench(session, model, samples, plan, store, args.port,
                                 _progress_callback(progress), resume=args.resume, power=power, loader=loader)
+    except (BenchInterrupted, BenchStopped) as exc:
+        exc.hint = f"{exc.hint}; go on with: {_resume_command(args.argv, exc.run_id)}"
+        raise
     finally:
         store.close()
         if power:
@@ -138,6 +142,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if summary["simulated"]:
             console.print(SIMULATED_NOTE)
     return 0 if summary["outputs_match_reference"] else 7
+
+
+def _resume_command(argv: list[str], run_id: int) -> str:
+    """The command that was run, with ``--resume RUN_ID`` in place of any it had, quoted for a shell."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--resume="):
+            skip = False
+            continue
+        skip = arg == "--resume"
+        if not skip:
+            kept.append(arg)
+    return shlex.join(["espml", *kept, "--resume", str(run_id)])
 
 
 def _power_plan(args: argparse.Namespace):
@@ -575,7 +592,9 @@ def _show_causes(exc: BaseException) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -587,8 +606,9 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" ({exc.hint})" if exc.hint else ""
         errors.print(f"[bold red]espml: error:[/] {escape(exc.message + hint)}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        errors.print("espml: interrupted")
+    except KeyboardInterrupt as exc:
+        message = getattr(exc, "message", "interrupted") + (f" ({exc.hint})" if getattr(exc, "hint", "") else "")
+        errors.print(f"espml: {escape(message)}", highlight=False, soft_wrap=True)
         return 130
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +35,40 @@ Progress = Callable[[str, int, int], None]
 
 
 class BenchInterrupted(ToolkitError):
-    """A run stopped part-way; what was measured is in the store."""
+    """A run stopped part-way; what was measured is in the store, as run ``run_id``."""
 
     def __init__(self, cause: ToolkitError, done: int, total: int, store: ResultsStore, run_id: int) -> None:
         kept = f"the {done} results so far are kept in {store.path} (run {run_id})"
         super().__init__(f"{cause.message} after {done} of {total} inferences",
                          f"{cause.hint}; {kept}" if cause.hint else kept)
         self.exit_code = cause.exit_code
+        self.run_id = run_id
+
+
+class BenchStopped(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run; it is marked interrupted in the store, what was measured kept.
+    Still a KeyboardInterrupt, so a caller (pytest, a script) stops as it would."""
+
+    exit_code = 130
+
+    def __init__(self, done: int, total: int, store: ResultsStore, run_id: int) -> None:
+        super().__init__(f"interrupted after {done} of {total} inferences")
+        self.message = str(self)
+        self.hint = f"the {done} results so far are kept in {store.path} (run {run_id})"
+        self.run_id = run_id
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """A second Ctrl-C is ignored while an interrupted run is being marked in the store."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
@@ -146,14 +176,17 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
                 progress("bench", i, plan.n)
     except RunBusy:
         raise  # the run is another process's: it is left as that process has it
-    except ToolkitError as exc:
-        if capture:
-            power.meter.stop()
-        try:
-            store.finish_run(run_id, "interrupted",
-                             summarize(rows, info, model, uploaded, run_id, store) if rows else None)
-        except StoreWriteError as unwritable:  # the run stays 'running': --resume still finds it
-            log.warning("%s", unwritable.message)
+    except (ToolkitError, KeyboardInterrupt) as exc:
+        with _sigint_held():
+            if capture:
+                power.meter.stop()
+            try:
+                store.finish_run(run_id, "interrupted",
+                                 summarize(rows, info, model, uploaded, run_id, store) if rows else None)
+            except StoreWriteError as unwritable:  # the run stays 'running': --resume still finds it
+                log.warning("%s", unwritable.message)
+        if isinstance(exc, KeyboardInterrupt):
+            raise BenchStopped(len(rows), plan.n, store, run_id) from exc
         raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
     summary = summarize(rows, info, model, uploaded, run_id, store)
     summary["recoveries"] = recoveries
