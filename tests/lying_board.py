@@ -4,7 +4,8 @@ It stands for a crafted or broken board, not for our firmware: each ``lie`` is o
 can answer what the protocol allows in form but not in sense (announced sizes, counts, floats,
 names), or flood and trickle the line. Honest otherwise: it runs the model in the host's
 TFLite-Micro, so an honest run's outputs match the reference. Used by tests/test_bad_inputs.py
-and bench/hostile.py.
+and bench/hostile.py. ``LyingRepl`` does the same for a MicroPython board's raw REPL: every piece
+of code gets one crafted answer.
 
     with LyingBoard("endless_output", model_bytes) as board:
         main(["bench", "--port", board.path, ...])
@@ -185,3 +186,81 @@ class LyingBoard:
         if self.lie == "overlong_chunk":
             return TensorChunk(asked.index, asked.offset, total, data[asked.offset:] + bytes(100))
         return TensorChunk(asked.index, asked.offset, total, data[asked.offset:asked.offset + asked.length])
+
+
+REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+
+HONEST_PROBE = "('micropython', '1.27.0', True, 1048576, None, None, 150000, 'ESP32S3 module')"
+
+# MicroPython probe answers a crafted board may give (tests/test_hostile_probe.py, bench/hostile.py):
+# (case, the answer, words of the host's one line; None: the answer is accepted and shown as text)
+PROBE_ANSWERS = [
+    ("a tuple nested 150 deep", "(" * 150 + ")" * 150, "not what MicroPython prints"),
+    ("a list nested 400 deep", "[" * 400 + "]" * 400, "not what MicroPython prints"),
+    ("a list, not a tuple", HONEST_PROBE.replace("(", "[", 1).replace(")", "]"), "not what MicroPython prints"),
+    ("seven fields", HONEST_PROBE.replace(", 'ESP32S3 module'", ""), "not what MicroPython prints"),
+    ("a string where the free bytes go", HONEST_PROBE.replace("1048576", "'1 MiB'"), "not what MicroPython prints"),
+    ("a bool where the heap goes", HONEST_PROBE.replace("150000", "True"), "not what MicroPython prints"),
+    ("a call, not a literal", "__import__('os').system('true')", "not what MicroPython prints"),
+    ("a NUL byte", HONEST_PROBE.replace("None", "\0", 1), "not what MicroPython prints"),
+    ("a dict", "{'implementation': 'micropython'}", "not what MicroPython prints"),
+    ("complex numbers", HONEST_PROBE.replace("1048576", "1+2j"), "not what MicroPython prints"),
+    ("an answer longer than any probe's", "(" + "'x', " * 400 + ")", "not one short line"),
+    ("two lines", HONEST_PROBE + "\r\n" + HONEST_PROBE, "not one short line"),
+    ("not Python at all", "Guru Meditation Error: Core 0 panic'ed", "not what MicroPython prints"),
+    ("CircuitPython with ESC sequences", HONEST_PROBE.replace("micropython", "circuit\x1b[2Jpython"), "not MicroPython"),
+    ("markup and ESC in the machine name", HONEST_PROBE.replace("ESP32S3 module", "[/oops]\x1b]8;;http://x\x07link"), None),
+]
+
+
+class LyingRepl:
+    """A pty that speaks MicroPython's raw REPL (Ctrl-A, raw-paste refused, code ended by Ctrl-D)
+    and answers every piece of code with ``answer`` as its output. It stands for a crafted board."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self._controller, self.path = open_pty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> LyingRepl:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        os.close(self._controller)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and not self._stop.is_set():
+            try:
+                view = view[os.write(self._controller, view):]
+            except BlockingIOError:
+                select.select([], [self._controller], [], 0.05)
+            except OSError:
+                return
+
+    def _serve(self) -> None:
+        pending = b""
+        while not self._stop.is_set():
+            if not select.select([self._controller], [], [], 0.05)[0]:
+                continue
+            try:
+                pending += os.read(self._controller, 65536)
+            except OSError:
+                self._stop.wait(0.01)
+                continue
+            while True:
+                if b"\x05A\x01" in pending:  # raw-paste mode asked: not supported
+                    pending = pending.replace(b"\x05A\x01", b"", 1)
+                    self._write(b"R\x00")
+                elif b"\x01" in pending:
+                    pending = pending.split(b"\x01", 1)[1]
+                    self._write(REPL_BANNER)
+                elif b"\x04" in pending:
+                    pending = pending.split(b"\x04", 1)[1]
+                    self._write(b"OK" + self.answer + b"\x04\x04>")
+                else:
+                    break

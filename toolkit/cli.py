@@ -92,7 +92,7 @@ def _micropython_info(args: argparse.Namespace) -> int:
     if args.json != "-":
         table = Table(title=f"MicroPython board on {args.port}", title_justify="left", show_header=False)
         for key, value in state.items():
-            table.add_row(key.replace("_", " "), str(value))
+            table.add_row(key.replace("_", " "), escape(str(value)))
         console.print(table)
     return 0
 

@@ -24,6 +24,7 @@ from toolkit.model.arena import plan_head
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
 from toolkit.ports import register_url_handlers
+from toolkit.protocol.messages import printable
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "board_src" / "espml_agent.py"
 AGENT_FILE = "espml_agent.py"
@@ -193,7 +194,7 @@ def parse_probe(text: str) -> BoardState:
             for v, kinds in zip(values, _PROBE_FIELDS)):
         raise NotMicroPython(f"the board's answer to the probe is not what MicroPython prints: {line[:80]!r}",
                              "check that the port is a MicroPython board's REPL")
-    return BoardState(*values)
+    return BoardState(*(printable(v) if isinstance(v, str) else v for v in values))  # board text is data
 
 
 def _exec(transport, code: str, timeout: float = 10.0) -> str:
