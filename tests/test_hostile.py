@@ -77,3 +77,24 @@ def test_board_and_model_names_in_plots_are_text_not_links(tmp_path: Path) -> No
     assert code == 0
     assert LINK not in html and 'href="https://evil.example/"' not in html
     assert "&lt;a href=" in html or "\\u0026lt;a href=" in html  # the name is there, as text
+
+
+def test_the_hostile_bench_runs_every_case_to_one_line_or_a_valid_end(tmp_path: Path) -> None:
+    """bench/hostile.py on the quick kinds (the board lies run in tests/test_bad_inputs.py): no
+    traceback, no hang, every refusal one line, every honest baseline a success. Its memory
+    figures are measured there, not asserted here."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "hostile.json"
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "bench" / "hostile.py"), "--only", "probe,flasher_args,report",
+                             "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["cases"] == len(figures["per_case"]) - 3 > 20
+    assert figures["tracebacks"] == 0 and figures["hangs"] == 0, figures
+    assert figures["not_one_line"] == [] and figures["honest_cases_failed"] == []
+    refused = [k for k, v in figures["per_case"].items() if k.startswith(("flasher_args:", "probe:")) and v["exit"]]
+    assert len(refused) == 4 + 14  # every flasher_args lie and every probe lie but the inert-text one
+    assert {"max_rss_mb", "max_rss_over_baseline_mb", "max_rss_growth_mb", "baseline_rss_mb"} <= set(figures)
