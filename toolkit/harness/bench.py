@@ -61,8 +61,8 @@ class BenchStopped(KeyboardInterrupt):
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
     """A second Ctrl-C is ignored while an interrupted run is being marked in the store."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # only the main thread may set handlers; None: a handler Python cannot put back
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
