@@ -27,6 +27,7 @@ class ResolverFlash:
 
     per_op: dict[str, int]  # registered op -> bytes of kernel code and constants
     model_ops: tuple[str, ...]  # the registered ops this model uses
+    unmeasured: tuple[str, ...] = ()  # registered ops with no code figure (the signal library's): not counted
 
     @property
     def total_bytes(self) -> int:
@@ -39,13 +40,14 @@ class ResolverFlash:
 
     def to_json(self) -> dict:
         return {"bytes": self.total_bytes, "model_ops_bytes": self.model_ops_bytes, "per_op": self.per_op,
-                "source": RESOLVER_FLASH_SOURCE}
+                "unmeasured_ops": list(self.unmeasured), "source": RESOLVER_FLASH_SOURCE}
 
 
 def resolver_flash(model: TFLiteModel, registered: frozenset[str]) -> ResolverFlash:
     code = STRUCTS["esp32s3"]["kernel_code"]
     per_op = {op: code[op] for op in sorted(registered) if op in code}
-    return ResolverFlash(per_op, tuple(dict.fromkeys(op for op in model.op_names if op in per_op)))
+    unmeasured = tuple(op for op in sorted(registered) if op not in code)
+    return ResolverFlash(per_op, tuple(dict.fromkeys(op for op in model.op_names if op in per_op)), unmeasured)
 
 
 @dataclass(frozen=True)
