@@ -26,7 +26,7 @@ from toolkit.protocol.messages import Info
 ROOT = Path(__file__).resolve().parent.parent
 FRAME = 64
 BINS = FRAME // 2 + 1
-INT16, UINT32 = 7, 15  # TensorType codes (FACTS.md)
+INT16, UINT32, INT8, INT64 = 7, 15, 9, 4  # TensorType codes (FACTS.md)
 SIGNAL_OPS = {"Delay", "Energy", "FftAutoScale", "FilterBank", "FilterBankLog", "FilterBankSpectralSubtraction",
               "FilterBankSquareRoot", "Framer", "Irfft", "OverlapAdd", "PCAN", "Rfft", "Stacker", "Window"}
 
@@ -53,6 +53,31 @@ def frontend_model(energy_op: str = "SignalEnergy") -> bytes:
     _custom(b, "SignalRfft", [windowed], [spectrum], {"T": INT16, "fft_length": FRAME})
     _custom(b, energy_op, [spectrum], [energy], {"end_index": BINS, "start_index": 0})
     return b.build([audio], [energy], "espml KWS front end")
+
+
+def kws_model(classes: int = 4) -> bytes:
+    """The front end, then SignalFilterBankLog (uint32 -> int16 log energies, 'input_correction_bits',
+    'output_scale') and a FULLY_CONNECTED classifier in int16x8 (int8 weights, int64 bias)."""
+    b = ModelBuilder(seed=1)
+    s = b.s
+    audio = b._tensor((FRAME,), INT16, 1.0, 0, name="audio")
+    hann = b._tensor((FRAME,), INT16, 1.0, 0, (np.hanning(FRAME) * 16384).astype(np.int16), name="hann")
+    windowed = b._tensor((FRAME,), INT16, 1.0, 0, name="windowed")
+    spectrum = b._tensor((2 * BINS,), INT16, 1.0, 0, name="spectrum")
+    energy = b._tensor((BINS,), UINT32, 1.0, 0, name="energy")
+    logs = b._tensor((BINS,), INT16, 1.0 / 64, 0, name="log_energy")
+    _custom(b, "SignalWindow", [audio, hann], [windowed], {"shift": 14})
+    _custom(b, "SignalRfft", [windowed], [spectrum], {"T": INT16, "fft_length": FRAME})
+    _custom(b, "SignalEnergy", [spectrum], [energy], {"end_index": BINS, "start_index": 0})
+    _custom(b, "SignalFilterBankLog", [energy], [logs], {"input_correction_bits": 0, "output_scale": 64})
+    weights = b._tensor((classes, BINS), INT8, np.full(classes, 0.01, np.float32), np.zeros(classes, np.int64),
+                        b.rng.integers(-127, 128, (classes, BINS), dtype=np.int8))
+    bias = b._tensor((classes,), INT64, np.full(classes, 0.01 / 64, np.float32), np.zeros(classes, np.int64),
+                     np.zeros(classes, np.int64))
+    scores = b._tensor((1, classes), INT16, 0.05, 0, name="scores")
+    b._op("FULLY_CONNECTED", [logs, weights, bias], [scores], s.BuiltinOptions.FullyConnectedOptions,
+          s.FullyConnectedOptionsT())
+    return b.build([audio], [scores], "espml KWS front end + classifier")
 
 
 def tones(*bins: int) -> np.ndarray:
@@ -129,3 +154,11 @@ def test_a_custom_op_the_firmware_lacks_is_refused_by_name(tmp_path: Path, capsy
     code, _ = _bench(frontend_model("SignalEnergyV9"), tmp_path)
     assert code != 0
     assert "SignalEnergyV9" in capsys.readouterr().err
+
+
+def test_front_end_and_classifier_are_inspected_and_run_on_the_virtual_board(tmp_path: Path) -> None:
+    model = kws_model()
+    report = inspect_model(load_model(model), get_board("esp32s3"))
+    assert report.ops[-1].kind == "FULLY_CONNECTED" and report.problems == [] and report.fits
+    code, summary = _bench(model, tmp_path)
+    assert code == 0 and summary["outputs_match_reference"] is True and summary["simulated"] is True
