@@ -134,7 +134,10 @@ def test_resolver_flash_cost_is_reported_with_its_source() -> None:
 
     facts = inspect_model(load_model(REFERENCE_MODEL), get_board("esp32s3")).to_json()
     flash = facts["resolver_flash"]
-    assert set(flash["per_op"]) == firmware_ops() and all(size > 0 for size in flash["per_op"].values())
+    assert set(flash["per_op"]) == {op for op in firmware_ops() if not op.startswith("CUSTOM:")}
+    assert all(size > 0 for size in flash["per_op"].values())
+    # the signal library's kernels have no code figure yet: listed, never silently counted as 0
+    assert set(flash["unmeasured_ops"]) == {op for op in firmware_ops() if op.startswith("CUSTOM:")}
     assert facts["resolver_flash_bytes"] == flash["bytes"] == sum(flash["per_op"].values())
     model_ops = {"CONV_2D", "MAX_POOL_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED"}
     assert flash["model_ops_bytes"] == sum(flash["per_op"][op] for op in model_ops) < flash["bytes"]

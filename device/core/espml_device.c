@@ -194,6 +194,20 @@ static int load_model(espml_device_t *d, const uint8_t *model, uint32_t size)
     }
     for (uint32_t i = 0; i < summary.op_code_count; i++) {
         int32_t code = espml_tflite_op_code(model, size, i);
+        if (code == ESPML_TFLITE_CUSTOM) {
+            const uint8_t *name;
+            size_t length;
+            if (espml_tflite_custom_code(model, size, i, &name, &length) != 0) {
+                snprintf(d->load_why, sizeof d->load_why, "the model is not a TFLite flatbuffer");
+                return ESPML_ERR_MODEL_INVALID;
+            }
+            if (!espml_custom_op_registered(name, length)) {
+                int shown = length > 64 ? 64 : (int)length;
+                snprintf(d->load_why, sizeof d->load_why, "firmware lacks custom op %.*s", shown, (const char *)name);
+                return ESPML_ERR_UNSUPPORTED_OP;
+            }
+            continue;
+        }
         if (!espml_op_registered(code)) {
             snprintf(d->load_why, sizeof d->load_why, "firmware lacks op %s", espml_builtin_name(code));
             return ESPML_ERR_UNSUPPORTED_OP;
@@ -311,6 +325,10 @@ static void on_info(espml_device_t *d, const espml_frame_t *request)
     put_u8(&w, (uint32_t)espml_registered_op_count);
     for (size_t i = 0; i < espml_registered_op_count; i++) {
         put_u8(&w, (uint32_t)espml_registered_ops[i].code); /* gen_ops.py keeps every code below 256 */
+    }
+    put_u8(&w, (uint32_t)espml_registered_custom_op_count);
+    for (size_t i = 0; i < espml_registered_custom_op_count; i++) {
+        put_str8(&w, espml_registered_custom_ops[i]); /* gen_ops.py keeps every name below 256 bytes */
     }
     reply(d, request, d->answer, w.n);
 }

@@ -5,7 +5,7 @@
  * References (tables, vectors) are unsigned 32-bit offsets from where they are stored. */
 
 enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1 };
-enum { CODE_DEPRECATED_BUILTIN = 0, CODE_BUILTIN = 3 };
+enum { CODE_DEPRECATED_BUILTIN = 0, CODE_CUSTOM = 1, CODE_BUILTIN = 3 };
 
 static int readable(size_t size, size_t at, size_t length) { return at <= size && length <= size - at; }
 
@@ -88,14 +88,39 @@ int espml_tflite_summary(const uint8_t *model, size_t size, espml_tflite_summary
     return 0;
 }
 
-int32_t espml_tflite_op_code(const uint8_t *model, size_t size, uint32_t index)
+/* The OperatorCode table of operator code `index`, or -1. */
+static long op_code_table(const uint8_t *model, size_t size, uint32_t index)
 {
     uint32_t count;
     long vector = op_codes(model, size, &count);
     if (vector <= 0 || index >= count) {
         return -1;
     }
-    long table = follow(model, size, (size_t)vector + 4 + 4 * (size_t)index);
+    return follow(model, size, (size_t)vector + 4 + 4 * (size_t)index);
+}
+
+int espml_tflite_custom_code(const uint8_t *model, size_t size, uint32_t index, const uint8_t **name,
+                             size_t *length)
+{
+    *name = NULL;
+    *length = 0;
+    long table = op_code_table(model, size, index);
+    long field = table < 0 ? -1 : field_at(model, size, (size_t)table, CODE_CUSTOM);
+    if (field <= 0) {
+        return (int)field;
+    }
+    long string = follow(model, size, (size_t)field);
+    if (string < 0 || !readable(size, (size_t)string + 4, u32(model + string))) {
+        return -1;
+    }
+    *name = model + string + 4;
+    *length = u32(model + string);
+    return 0;
+}
+
+int32_t espml_tflite_op_code(const uint8_t *model, size_t size, uint32_t index)
+{
+    long table = op_code_table(model, size, index);
     if (table < 0) {
         return -1;
     }

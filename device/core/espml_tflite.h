@@ -1,5 +1,6 @@
 /* Just enough of a TFLite flatbuffer to check a model before TFLite-Micro sees it: the schema
- * version and the builtin code of every operator code, every read bounds-checked. */
+ * version, the builtin code of every operator code and a custom op's custom code, every read
+ * bounds-checked. */
 #ifndef ESPML_TFLITE_H
 #define ESPML_TFLITE_H
 
@@ -24,6 +25,11 @@ int espml_tflite_summary(const uint8_t *model, size_t size, espml_tflite_summary
 /* The builtin code of operator code `index` (TFLite's GetBuiltinCode: the larger of the deprecated
  * 8-bit and the 32-bit field). Returns -1 for an index or table outside the buffer. */
 int32_t espml_tflite_op_code(const uint8_t *model, size_t size, uint32_t index);
+
+/* The custom code of operator code `index` (its string, not NUL-terminated, in `*name`, `*length`
+ * bytes; length 0 when absent). Returns 0, or -1 for an index, table or string outside the buffer. */
+int espml_tflite_custom_code(const uint8_t *model, size_t size, uint32_t index, const uint8_t **name,
+                             size_t *length);
 
 #ifdef __cplusplus
 }

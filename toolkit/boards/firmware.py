@@ -18,6 +18,7 @@ ESP_NN_COMPONENTS: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def firmware_ops() -> frozenset[str]:
-    """The TFLite builtin op names the firmware's op resolver registers."""
+    """The op names the firmware's op resolver registers: builtin names, and custom ops as
+    ``CUSTOM:<custom code>`` (the kinds ``toolkit.model`` gives ops)."""
     text = resources.files("toolkit.boards").joinpath("firmware_ops.txt").read_text()
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))

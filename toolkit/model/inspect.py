@@ -27,6 +27,7 @@ class ResolverFlash:
 
     per_op: dict[str, int]  # registered op -> bytes of kernel code and constants
     model_ops: tuple[str, ...]  # the registered ops this model uses
+    unmeasured: tuple[str, ...] = ()  # registered ops with no code figure (the signal library's): not counted
 
     @property
     def total_bytes(self) -> int:
@@ -39,13 +40,14 @@ class ResolverFlash:
 
     def to_json(self) -> dict:
         return {"bytes": self.total_bytes, "model_ops_bytes": self.model_ops_bytes, "per_op": self.per_op,
-                "source": RESOLVER_FLASH_SOURCE}
+                "unmeasured_ops": list(self.unmeasured), "source": RESOLVER_FLASH_SOURCE}
 
 
 def resolver_flash(model: TFLiteModel, registered: frozenset[str]) -> ResolverFlash:
     code = STRUCTS["esp32s3"]["kernel_code"]
     per_op = {op: code[op] for op in sorted(registered) if op in code}
-    return ResolverFlash(per_op, tuple(dict.fromkeys(op for op in model.op_names if op in per_op)))
+    unmeasured = tuple(op for op in sorted(registered) if op not in code)
+    return ResolverFlash(per_op, tuple(dict.fromkeys(op for op in model.op_names if op in per_op)), unmeasured)
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,11 @@ def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Proble
         if op.kind.startswith("CUSTOM:Flex"):
             problems.append(Problem(op.kind[7:], "a TensorFlow (Flex) op; TFLite-Micro cannot run it",
                                     "convert with builtin int8 ops only (TFLITE_BUILTINS_INT8)"))
-        elif op.kind.startswith("CUSTOM:"):
+        elif op.kind.startswith("CUSTOM:") and op.kind not in registered:
             problems.append(Problem(op.kind[7:], "a custom op with no kernel in the firmware",
                                     "replace it with builtin ops, or add a kernel and register it"))
+        elif op.kind.startswith("CUSTOM:"):
+            continue  # registered custom ops (the signal library) compute in integers; no float check
         elif op.kind not in registered:
             problems.append(Problem(op.kind, "not registered by the espml firmware",
                                     "add it to device/ops.txt and rebuild the firmware, or replace it"))

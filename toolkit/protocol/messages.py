@@ -104,6 +104,7 @@ class Info:
     firmware_version: str
     board: str
     op_codes: tuple[int, ...] = field(default_factory=tuple)  # TFLite builtin codes the firmware registers
+    custom_ops: tuple[str, ...] = field(default_factory=tuple)  # custom codes it registers (signal library)
 
     _FIXED = "<BBHHBI32sIII"
 
@@ -113,9 +114,11 @@ class Info:
 
     @property
     def ops(self) -> tuple[str, ...]:
-        """The registered ops by schema name; a code the schema lacks reads UNKNOWN(N)."""
+        """The registered ops by schema name (a code the schema lacks reads UNKNOWN(N)), then the
+        custom ops as CUSTOM:<code>, the names inspect gives them."""
         names = builtin_names()
-        return tuple(names.get(code, f"UNKNOWN({code})") for code in self.op_codes)
+        return (tuple(names.get(code, f"UNKNOWN({code})") for code in self.op_codes)
+                + tuple(f"CUSTOM:{name}" for name in self.custom_ops))
 
     @property
     def accepts_upload(self) -> bool:
@@ -134,7 +137,8 @@ class Info:
                            self.model_slot, self.model_size, self.model_sha256, self.arena_size,
                            self.heap_free_internal, self.heap_free_psram)
         names = _str8(self.firmware_name) + _str8(self.firmware_version) + _str8(self.board)
-        return head + names + bytes([len(self.op_codes)]) + bytes(self.op_codes)
+        custom = bytes([len(self.custom_ops)]) + b"".join(_str8(name) for name in self.custom_ops)
+        return head + names + bytes([len(self.op_codes)]) + bytes(self.op_codes) + custom
 
     @classmethod
     def unpack(cls, data: bytes) -> Info:
@@ -142,7 +146,12 @@ class Info:
         fixed = r.take(cls._FIXED)
         name, version, board = r.str8(), r.str8(), r.str8()
         (count,) = r.take("<B")
-        return cls(*fixed, name, version, board, r.take(f"<{count}B"))
+        codes = r.take(f"<{count}B")
+        custom: list[str] = []
+        if r.pos < len(data):  # firmware before the custom-op list ends at the op codes
+            (count,) = r.take("<B")
+            custom = [r.str8() for _ in range(count)]
+        return cls(*fixed, name, version, board, codes, tuple(custom))
 
 
 @dataclass(frozen=True)

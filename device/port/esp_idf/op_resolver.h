@@ -1,6 +1,9 @@
 // The ops the firmware registers: exactly device/ops.txt (through core/espml_ops.inc, ESPML_OP(NAME,
-// CODE)), each mapped here to its MicroMutableOpResolver method. An op in ops.txt without a
-// mapping fails the build (and tests/test_device_c.py).
+// CODE), and core/espml_custom_ops.inc, ESPML_CUSTOM_OP(NAME)), each mapped here to its
+// MicroMutableOpResolver method. An op in ops.txt without a mapping fails the build (and
+// tests/test_device_c.py). The custom ones are TFLite-Micro's signal library: each Add method
+// is AddCustom("Signal...", tflm_signal::Register_...()) in esp-tflite-micro 1.3.8's
+// micro_mutable_op_resolver.h, whose CMakeLists.txt compiles signal/micro/kernels and signal/src.
 #pragma once
 
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
@@ -49,11 +52,28 @@
 #define ESPML_ADD_UNIDIRECTIONAL_SEQUENCE_LSTM(r) (r).AddUnidirectionalSequenceLSTM()
 #define ESPML_ADD_UNPACK(r) (r).AddUnpack()
 
+#define ESPML_ADD_SignalDelay(r) (r).AddDelay()
+#define ESPML_ADD_SignalEnergy(r) (r).AddEnergy()
+#define ESPML_ADD_SignalFftAutoScale(r) (r).AddFftAutoScale()
+#define ESPML_ADD_SignalFilterBank(r) (r).AddFilterBank()
+#define ESPML_ADD_SignalFilterBankLog(r) (r).AddFilterBankLog()
+#define ESPML_ADD_SignalFilterBankSpectralSubtraction(r) (r).AddFilterBankSpectralSubtraction()
+#define ESPML_ADD_SignalFilterBankSquareRoot(r) (r).AddFilterBankSquareRoot()
+#define ESPML_ADD_SignalFramer(r) (r).AddFramer()
+#define ESPML_ADD_SignalIrfft(r) (r).AddIrfft()
+#define ESPML_ADD_SignalOverlapAdd(r) (r).AddOverlapAdd()
+#define ESPML_ADD_SignalPCAN(r) (r).AddPCAN()
+#define ESPML_ADD_SignalRfft(r) (r).AddRfft()
+#define ESPML_ADD_SignalStacker(r) (r).AddStacker()
+#define ESPML_ADD_SignalWindow(r) (r).AddWindow()
 
 constexpr unsigned kEspmlOpCount = 0
 #define ESPML_OP(name, code) +1
 #include "espml_ops.inc"
 #undef ESPML_OP
+#define ESPML_CUSTOM_OP(name) +1
+#include "espml_custom_ops.inc"
+#undef ESPML_CUSTOM_OP
     ;
 
 using EspmlOpResolver = tflite::MicroMutableOpResolver<kEspmlOpCount>;
@@ -67,5 +87,11 @@ inline TfLiteStatus espml_register_ops(EspmlOpResolver &resolver)
     }
 #include "espml_ops.inc"
 #undef ESPML_OP
+#define ESPML_CUSTOM_OP(name)                      \
+    if (ESPML_ADD_##name(resolver) != kTfLiteOk) { \
+        return kTfLiteError;                       \
+    }
+#include "espml_custom_ops.inc"
+#undef ESPML_CUSTOM_OP
     return kTfLiteOk;
 }

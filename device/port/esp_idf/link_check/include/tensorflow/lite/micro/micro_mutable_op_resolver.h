@@ -90,6 +90,27 @@ TFLMRegistration Register_TRANSPOSE_CONV();
 TFLMRegistration Register_UNIDIRECTIONAL_SEQUENCE_LSTM();
 TFLMRegistration Register_UNPACK();
 
+/* tensorflow/lite/micro/kernels/micro_ops.h (namespace tflite::tflm_signal, "TODO(b/160234179):
+ * Change custom OPs to also return by value"), signal/micro/kernels/rfft.h and irfft.h: the signal
+ * library's registrations, defined in the component (CMakeLists.txt globs the .cc files of signal/micro/kernels
+ * and signal/src into lib_srcs, v1.3.4 to v1.3.8). */
+namespace tflm_signal {
+TFLMRegistration* Register_DELAY();
+TFLMRegistration* Register_FFT_AUTO_SCALE();
+TFLMRegistration* Register_FILTER_BANK();
+TFLMRegistration* Register_FILTER_BANK_LOG();
+TFLMRegistration* Register_FILTER_BANK_SPECTRAL_SUBTRACTION();
+TFLMRegistration* Register_FILTER_BANK_SQUARE_ROOT();
+TFLMRegistration* Register_ENERGY();
+TFLMRegistration* Register_FRAMER();
+TFLMRegistration* Register_OVERLAP_ADD();
+TFLMRegistration* Register_PCAN();
+TFLMRegistration* Register_STACKER();
+TFLMRegistration* Register_WINDOW();
+TFLMRegistration* Register_RFFT();
+TFLMRegistration* Register_IRFFT();
+}  // namespace tflm_signal
+
 /* tensorflow/lite/core/api/flatbuffer_conversions.h: namespace tflite. */
 TfLiteStatus ParseAdd(const Operator* op, ErrorReporter* error_reporter,
                       BuiltinDataAllocator* allocator, void** builtin_data);
@@ -233,6 +254,81 @@ class MicroMutableOpResolver : public MicroOpResolver {
       if (builtin_codes_[i] == op) return builtin_parsers_[i];
     }
     return nullptr;
+  }
+
+  TfLiteStatus AddCustom(const char* name,
+                         const TFLMRegistration* registration) {
+    if (registrations_len_ >= tOpCount) {
+      MicroPrintf(
+          "Couldn't register custom op '%s', resolver size is too"
+          "small (%d)",
+          name, tOpCount);
+      return kTfLiteError;
+    }
+    if (FindOp(name) != nullptr) {
+      MicroPrintf("Calling AddCustom for the same op more than once ");
+      MicroPrintf("is not supported (Op: %s).", name);
+      return kTfLiteError;
+    }
+    TFLMRegistration* new_registration = &registrations_[registrations_len_];
+    registrations_len_ += 1;
+    *new_registration = *registration;
+    new_registration->builtin_code = BuiltinOperator_CUSTOM;
+    new_registration->custom_name = name;
+    return kTfLiteOk;
+  }
+
+  /* The signal library's Add methods (custom names as in v1.3.8). */
+  TfLiteStatus AddDelay() {
+    return AddCustom("SignalDelay", tflite::tflm_signal::Register_DELAY());
+  }
+  TfLiteStatus AddEnergy() {
+    return AddCustom("SignalEnergy", tflite::tflm_signal::Register_ENERGY());
+  }
+  TfLiteStatus AddFftAutoScale() {
+    return AddCustom("SignalFftAutoScale",
+                     tflite::tflm_signal::Register_FFT_AUTO_SCALE());
+  }
+  TfLiteStatus AddFilterBank() {
+    return AddCustom("SignalFilterBank",
+                     tflite::tflm_signal::Register_FILTER_BANK());
+  }
+  TfLiteStatus AddFilterBankLog() {
+    return AddCustom("SignalFilterBankLog",
+                     tflite::tflm_signal::Register_FILTER_BANK_LOG());
+  }
+  TfLiteStatus AddFilterBankSquareRoot() {
+    return AddCustom("SignalFilterBankSquareRoot",
+                     tflite::tflm_signal::Register_FILTER_BANK_SQUARE_ROOT());
+  }
+  TfLiteStatus AddFilterBankSpectralSubtraction() {
+    return AddCustom(
+        "SignalFilterBankSpectralSubtraction",
+        tflite::tflm_signal::Register_FILTER_BANK_SPECTRAL_SUBTRACTION());
+  }
+  TfLiteStatus AddFramer() {
+    return AddCustom("SignalFramer", tflite::tflm_signal::Register_FRAMER());
+  }
+  TfLiteStatus AddIrfft(const TFLMRegistration* registration =
+                            tflite::tflm_signal::Register_IRFFT()) {
+    return AddCustom("SignalIrfft", registration);
+  }
+  TfLiteStatus AddOverlapAdd() {
+    return AddCustom("SignalOverlapAdd",
+                     tflite::tflm_signal::Register_OVERLAP_ADD());
+  }
+  TfLiteStatus AddPCAN() {
+    return AddCustom("SignalPCAN", tflite::tflm_signal::Register_PCAN());
+  }
+  TfLiteStatus AddRfft(const TFLMRegistration* registration =
+                           tflite::tflm_signal::Register_RFFT()) {
+    return AddCustom("SignalRfft", registration);
+  }
+  TfLiteStatus AddStacker() {
+    return AddCustom("SignalStacker", tflite::tflm_signal::Register_STACKER());
+  }
+  TfLiteStatus AddWindow() {
+    return AddCustom("SignalWindow", tflite::tflm_signal::Register_WINDOW());
   }
 
   /* The Add* methods the port calls (device/port/esp_idf/op_resolver.h), with the real default
