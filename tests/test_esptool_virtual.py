@@ -16,6 +16,8 @@ from toolkit.virtual import VirtualBoard
 
 from test_sim import start_sim, stop
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def esptool(port: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "-m", "esptool", "--port", port, *args], capture_output=True, text=True,
@@ -68,6 +70,23 @@ def test_esptool_default_options_over_rfc2217_reset_the_board(tmp_path: Path) ->
         time.sleep(0.3)
         with Session.open(port) as session:
             assert session.hello().firmware_name == "espml-fw"
+    finally:
+        stop(proc)
+
+
+def test_the_readme_esptool_line_leaves_a_pty_board_running_espml(tmp_path: Path) -> None:
+    """The esptool line the README shows, run as written on `espml sim --pty`: espml answers after it."""
+    line = next(text.strip() for text in (ROOT / "README.md").read_text().splitlines()
+                if text.strip().startswith("python -m esptool --port /dev/pts/N"))
+    args = line.split("#")[0].split()[3:]  # after `python -m esptool`
+    proc, port = start_sim(tmp_path, "--pty", "--flash-file", str(tmp_path / "flash.bin"))
+    (tmp_path / "file.bin").write_bytes(bytes(range(256)) * 64)
+    try:
+        args = [port if a == "/dev/pts/N" else str(tmp_path / "file.bin") if a == "file.bin" else a for a in args]
+        r = subprocess.run([sys.executable, "-m", "esptool", *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        with Session.open(port) as session:
+            assert session.hello(attempts=2).firmware_name == "espml-fw"
     finally:
         stop(proc)
 

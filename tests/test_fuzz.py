@@ -27,11 +27,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
-FUZZ = ROOT / "device" / "fuzz"
-sys.path.insert(0, str(FUZZ))
+FUZZ = ROOT / "device" / "fuzz"  # the firmware's fuzzers and the shared corpora
+PY_FUZZ = ROOT / "tests" / "fuzz"  # the toolkit's Python fuzz targets
+sys.path[:0] = [str(FUZZ), str(PY_FUZZ)]
 
 import corpus  # noqa: E402  (device/fuzz/corpus.py)
-import host_targets as targets  # noqa: E402  (device/fuzz/host_targets.py)
+import host_targets as targets  # noqa: E402  (tests/fuzz/host_targets.py)
 
 from toolkit.errors import ModelError  # noqa: E402
 
@@ -177,7 +178,7 @@ def test_host_parser_keeps_its_contract_under_mutation(target: str) -> None:
 @pytest.fixture(scope="module")
 def atheris_runs(seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     pytest.importorskip("atheris", reason="atheris is not installed: hypothesis alone fuzzed the host's parsers")
-    commands = {t: [sys.executable, str(FUZZ / "host_targets.py"), t, *_fuzzer_options(seeds, t)]
+    commands = {t: [sys.executable, str(PY_FUZZ / "host_targets.py"), t, *_fuzzer_options(seeds, t)]
                 for t in targets.TARGETS}
     return _run_all(commands, tmp_path_factory.mktemp("atheris"))
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
+PY_FUZZ = ROOT / "tests" / "fuzz"  # the Python targets (host_targets.py) live beside the tests
+sys.path[:0] = [str(HERE), str(PY_FUZZ)]
 
 import corpus  # noqa: E402
 
@@ -112,7 +113,7 @@ def atheris_run(work: Path, target: str, seconds: float, seed: int, keep_going: 
     crashes.mkdir(exist_ok=True)
     before = set(crashes.iterdir())
     started = time.perf_counter()
-    command = [sys.executable, str(HERE / "host_targets.py"), target, f"-max_total_time={int(seconds)}",
+    command = [sys.executable, str(PY_FUZZ / "host_targets.py"), target, f"-max_total_time={int(seconds)}",
                f"-seed={seed}",
                f"-max_len={MAX_LEN}", "-timeout=30", "-rss_limit_mb=4096", f"-artifact_prefix={crashes}/py-{target}-",
                *map(str, corpus_dirs(work, target, python=True))]

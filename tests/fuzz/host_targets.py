@@ -4,7 +4,8 @@ Each target takes one input (bytes) and checks the contract: bad bytes raise the
 errors (``ToolkitError`` subclasses) or give a documented "not valid" value (``None``, a
 ``Garbage`` event); any other exception, a broken invariant (``FuzzFailure``) or a call that
 runs longer than ``SLOW_S`` is a bug. The input formats match the C targets' (device/fuzz/*.c),
-so both read the same corpora (device/fuzz/corpus.py):
+so both read the same corpora (device/fuzz/corpus.py). The firmware's fuzzers live in device/fuzz/;
+these, which fuzz the toolkit's Python, live beside the tests that run them (tests/test_fuzz.py):
 
     cobs         a COBS run                      toolkit/protocol/cobs.py
     frame        bytes as they arrive            toolkit/protocol/frame.py (FrameDecoder, decode_raw)
@@ -15,8 +16,8 @@ so both read the same corpora (device/fuzz/corpus.py):
 Where the firmware's C parses the same bytes (COBS, frames, model images), the target also runs
 the C (the host port's library, when it is built) and checks that both agree.
 
-    python device/fuzz/host_targets.py TARGET [libFuzzer options] [CORPUS...]   fuzz one target with atheris
-    FUZZ_COLLECT=FOLDER python device/fuzz/host_targets.py ...    keep going past failures, one input
+    python tests/fuzz/host_targets.py TARGET [libFuzzer options] [CORPUS...]    fuzz one target with atheris
+    FUZZ_COLLECT=FOLDER python tests/fuzz/host_targets.py ...     keep going past failures, one input
                                                                  of each kind saved in FOLDER
 """
 
@@ -35,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, Path(__file__).resolve().parent):
+for _path in (ROOT, ROOT / "device" / "fuzz"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
