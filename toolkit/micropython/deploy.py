@@ -126,6 +126,10 @@ class DeployResult:
     version: str
 
 
+NO_PROFILE_NOTE = ("no per-op profile: MicroPython's microlite module times only the whole invoke() "
+                   "(it has no MicroProfiler); flash the ESP-IDF firmware from device/ for per-op timing")
+
+
 def arena_for(model: TFLiteModel) -> int:
     """The arena the agent asks microlite for: the planner's 32-bit figure plus a margin, whole KiB."""
     need = plan_head(model).size + plan_tail(model, 4) + ARENA_MARGIN
