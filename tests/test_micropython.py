@@ -219,7 +219,7 @@ def test_the_cli_targets_a_micropython_board(tmp_path) -> None:
     assert main(["flash", "--target", "micropython", "--port", url, model]) == 0
     assert main(["info", "--target", "micropython", "--port", url, "--json", str(tmp_path / "i.json")]) == 0
     state = json_module.loads((tmp_path / "i.json").read_text())
-    assert state["has_tflm"] and state["model_sha256"]
+    assert state["has_tflm"] and state["model_sha256"] and state["virtual"] is True  # info says it is virtual
     assert main(["bench", "--target", "micropython", "--port", url, "--model", model, "--inputs", inputs, "--n", "3",
                  "--db", str(tmp_path / "r.sqlite"), "--json", str(tmp_path / "b.json")]) == 0
     summary = json_module.loads((tmp_path / "b.json").read_text())
