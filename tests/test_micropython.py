@@ -219,7 +219,7 @@ def test_the_cli_targets_a_micropython_board(tmp_path) -> None:
     assert main(["flash", "--target", "micropython", "--port", url, model]) == 0
     assert main(["info", "--target", "micropython", "--port", url, "--json", str(tmp_path / "i.json")]) == 0
     state = json_module.loads((tmp_path / "i.json").read_text())
-    assert state["has_tflm"] and state["model_sha256"]
+    assert state["has_tflm"] and state["model_sha256"] and state["virtual"] is True  # info says it is virtual
     assert main(["bench", "--target", "micropython", "--port", url, "--model", model, "--inputs", inputs, "--n", "3",
                  "--db", str(tmp_path / "r.sqlite"), "--json", str(tmp_path / "b.json")]) == 0
     summary = json_module.loads((tmp_path / "b.json").read_text())
@@ -381,3 +381,21 @@ def test_a_failed_invoke_is_an_error_not_a_result(monkeypatch) -> None:
         session.set_input(0, bytes(model.inputs[0].nbytes))
         with pytest.raises(DeviceError, match="invoke\\(\\) returned 1"):
             session.invoke()
+
+
+def test_bench_profile_on_a_micropython_board_keeps_the_results_and_says_why_there_is_no_profile(
+        tmp_path, capsys) -> None:
+    from toolkit.cli import main
+    from toolkit.micropython.deploy import NO_PROFILE_NOTE
+
+    root = Path(__file__).resolve().parent.parent
+    model = str(root / "fixtures" / "reference" / "digits_cnn_int8.tflite")
+    inputs = str(root / "fixtures" / "reference" / "heldout_nhwc")
+    url = "vdev://esp32s3?firmware=micropython&id=cli-profile"
+    assert main(["bench", "--target", "micropython", "--port", url, "--model", model, "--inputs", inputs, "--n", "2",
+                 "--profile", "--db", str(tmp_path / "r.sqlite"), "--json", str(tmp_path / "b.json")]) == 0
+    summary = json.loads((tmp_path / "b.json").read_text())
+    assert summary["n"] == 2 and summary["outputs_match_reference"] and "profile" not in summary
+    assert summary["profile_note"] == NO_PROFILE_NOTE
+    out = capsys.readouterr().out
+    assert "latency" in out.lower() and "no per-op profile: MicroPython" in " ".join(out.split())

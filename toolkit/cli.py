@@ -111,6 +111,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         deploy(args.port, model)
         loader = FilesystemLoader(args.port)
+    profile = args.profile and args.target != "micropython"  # microlite has no per-op timing
     store = ResultsStore(args.db)
     power = None
     try:
@@ -119,7 +120,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         warmup = args.warmup if args.warmup is not None else resumed.get("warmup", 1)
         with Session.open(args.port, timeout=args.timeout) as session, _progress() as progress:
             power = _power_plan(args)  # after the board: a virtual PPK2 stands beside a virtual board
-            plan = BenchPlan(n, warmup, model_name=Path(args.model).name, profile=args.profile,
+            plan = BenchPlan(n, warmup, model_name=Path(args.model).name, profile=profile,
                              locate=args.locate)
             summary = run_bench(session, model, samples, plan, store, args.port,
                                 _progress_callback(progress), resume=args.resume, power=power, loader=loader)
@@ -130,9 +131,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         store.close()
         if power:
             power.meter.close()
+    if args.profile and not profile:
+        from toolkit.micropython.deploy import NO_PROFILE_NOTE
+
+        summary["profile_note"] = NO_PROFILE_NOTE
     _write_json(args.json, summary)
     if args.json != "-":
         console.print(bench_table(summary))
+        if "profile_note" in summary:
+            console.print(summary["profile_note"])
         if "profile" in summary:
             console.print(profile_table(summary["profile"]))
         if "power" in summary:

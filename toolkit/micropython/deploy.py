@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import hashlib
 import io
 import time
@@ -115,6 +116,7 @@ class BoardState:
     agent_sha256: str | None
     heap_free: int  # gc.mem_free() after a collection
     machine: str  # os.uname().machine ('' where the port has no os.uname)
+    virtual: bool = False  # the board's firmware is espml's virtual one (its vboard module is running)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ class DeployResult:
     model_seconds: float
     arena_bytes: int
     version: str
+
+
+NO_PROFILE_NOTE = ("no per-op profile: MicroPython's microlite module times only the whole invoke() "
+                   "(it has no MicroProfiler); flash the ESP-IDF firmware from device/ for per-op timing")
 
 
 def arena_for(model: TFLiteModel) -> int:
@@ -176,7 +182,8 @@ def probe(transport) -> BoardState:
     state = parse_probe(_exec(transport, _PROBE % (MODEL_FILE, AGENT_FILE)))
     if state.implementation != "micropython":
         raise NotMicroPython(f"the board runs {state.implementation}, not MicroPython", "flash MicroPython first")
-    return state
+    virtual = _exec(transport, "import sys\nprint('vboard' in sys.modules)").strip() == "True"
+    return dataclasses.replace(state, virtual=virtual)
 
 
 def parse_probe(text: str) -> BoardState:

@@ -85,7 +85,8 @@ class MicroPythonCheck:
         return [f"MicroPython GC heap ({label}, modelled): model {fit.model_bytes:,} B + tensor area "
                 f"{fit.tensor_area_bytes:,} B + inputs/outputs {fit.io_bytes:,} B = {fit.needed_bytes:,} B of "
                 f"{fit.heap_bytes:,} B: {'fits' if fit.fits else 'does not fit'}"
-                for label, fit in (("with PSRAM", self.with_psram), ("without PSRAM", self.without_psram))]
+                for label, fit in (("with PSRAM", self.with_psram),
+                                   ("without PSRAM, internal heap assumed", self.without_psram))]
 
     def to_json(self) -> dict:
         return {"fits": self.fits, "unsupported_io": self.unsupported, "heap_with_psram": self.with_psram.to_json(),
