@@ -45,6 +45,11 @@ FLOOD_BYTES = 1 << 20  # bytes a board may send while one request waits for its 
 BOOT_TEXT_KEEP = 64 * 1024  # the last bytes of device text kept in ``boot_text``
 LOG_LINE_CHARS = 1000  # a LOG line longer than this is cut when logged
 MAX_CYCLES = 2**63 - 1  # a cycle count must fit a signed 64-bit integer (and the results store)
+# esptool's READ_REG of the chip-id register, SLIP-framed: the ROM loader and the flasher stub answer it,
+# our firmware reads it as line noise (SYNC is not used: on a pty board it is the reset into download mode)
+LOADER_PROBE = b"\xc0\x00\x0a\x04\x00\x00\x00\x00\x00\x00\x10\x00\x40\xc0"
+LOADER_ANSWER = b"\xc0\x01\x0a"
+LOADER_WAIT_S = 0.3
 Progress = Callable[[int, int], None]
 
 
@@ -206,7 +211,13 @@ class Session:
         """Handshake: tolerate boot text, retry while the board starts, check the version."""
         attempts = attempts or self.hello_attempts
         try:
-            payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=attempts - 1, watch_reset=False)
+            try:
+                payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=0, watch_reset=False)
+            except DeviceTimeout:
+                if attempts == 1:
+                    raise
+                self._refuse_esptool_loader()
+                payload = self.request(MsgType.HELLO, timeout=self.timeout, retries=attempts - 2, watch_reset=False)
         except DeviceTimeout as exc:
             if any(mark in self.boot_text + self.decoder.pending for mark in REPL_MARKERS):
                 raise DeviceTimeout(f"{exc.message}: the board answers with a MicroPython REPL",
@@ -219,6 +230,25 @@ class Session:
                                 "flash matching firmware with 'espml flash --firmware ...'")
         self.info_cache = _checked(info)
         return info
+
+    def _refuse_esptool_loader(self) -> None:
+        """A silent first HELLO: a board left in its ROM download mode, or with esptool's flasher stub
+        running (esptool's reset does nothing on a port without modem lines), answers esptool's
+        READ_REG. Say so at once rather than retrying HELLO for half a minute."""
+        with _port_errors(self.port):
+            self.port.write(LOADER_PROBE)
+            deadline, seen = time.monotonic() + LOADER_WAIT_S, b""
+            while LOADER_ANSWER not in seen and time.monotonic() < deadline:
+                seen += self.port.read(max(1, self.port.in_waiting))
+        start = seen.find(LOADER_ANSWER)
+        if start < 0:
+            self._backlog += self.decoder.feed(seen)  # not a loader: what came is read as usual
+            return
+        # the answer's size field: 4 status bytes from the ROM, 2 from the stub
+        who = "esptool's flasher stub" if seen[start + 3:start + 5] == b"\x02\x00" else "its ROM download mode"
+        raise DeviceTimeout(f"the board is in {who}, not running espml firmware (it answers esptool, not HELLO)",
+                            "reset it into the firmware: press RESET, or run esptool again with "
+                            "'--after watchdog-reset' (a pty or RFC 2217 port cannot pulse the reset line)")
 
     def info(self) -> Info:
         self.info_cache = _checked(Info.unpack(self.request(MsgType.INFO)))
