@@ -67,3 +67,17 @@ def test_the_loader_probe_leaves_a_running_firmware_alone(board_url) -> None:
         session._refuse_esptool_loader()  # raises nothing: the firmware does not answer esptool
         assert session.hello().protocol_version > 0
     assert board.mode == "app"
+
+
+def test_info_on_a_board_in_download_mode_is_one_line(board_url, capsys) -> None:
+    from pathlib import Path
+
+    from toolkit.cli import main
+
+    board, url = board_url
+    in_download_mode(board)
+    code = main(["info", "--port", url, "--timeout", "0.5"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 4 and len(lines) == 1 and "ROM download mode" in lines[0], lines
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "info: a board left in its ROM download mode or running esptool's flasher stub" in readme
