@@ -11,6 +11,7 @@ import pytest
 
 from toolkit.errors import PortError
 from toolkit.harness import Session
+from toolkit.ports import open_port
 from toolkit.virtual.servers import loopback_address
 
 
@@ -109,6 +110,8 @@ def test_a_second_client_is_told_busy_instead_of_hanging(tmp_path: Path) -> None
                 while chunk := other.recv(256):
                     received += chunk
             assert b"busy" in received
+            with pytest.raises(PortError, match="another client may hold the board"):  # what pyserial makes of it
+                open_port(url)
             assert session.hello().simulated  # the first client is still served
     finally:
         stop(proc)

@@ -39,6 +39,10 @@ def _explain(url: str, exc: serial.SerialException) -> PortError:
         return PortError(f"permission denied on {url}", f"add yourself to the '{group}' group and log in again")
     if code in (errno.EBUSY, errno.EAGAIN) or "busy" in text.lower() or "lock" in text.lower():
         return PortError(f"port {url} is busy", "close the other program using it (a serial monitor?)")
+    if "Remote does not seem to support RFC2217" in text:  # pyserial's words when the server answers but never negotiates
+        return PortError(f"{url} answered but did not speak RFC 2217: another client may hold the board "
+                         "(espml sim and ser2net turn a second client away), or it is not an RFC 2217 server",
+                         "close the other client and try again, or check the host:port")
     if "unsupported" in text.lower() or "invalid URL" in text:
         return PortError(f"cannot open {url}: {text}",
                          "use a device path, rfc2217://host:port, socket://host:port or vdev://esp32s3")
