@@ -358,6 +358,13 @@ static void on_set_input(espml_device_t *d, const espml_frame_t *request)
     reply(d, request, NULL, 0);
 }
 
+static void set_marker(espml_device_t *d, int high)
+{
+    if (d->port->marker != NULL) {
+        d->port->marker(d->port->ctx, high);
+    }
+}
+
 static void on_invoke(espml_device_t *d, const espml_frame_t *request)
 {
     if (!need_model(d, request)) {
@@ -366,7 +373,9 @@ static void on_invoke(espml_device_t *d, const espml_frame_t *request)
     uint32_t latency_us = 0;
     uint64_t cycles = 0;
     d->port->current_start(d->port->ctx);
+    set_marker(d, 1);
     int err = d->port->invoke(d->port->ctx, &latency_us, &cycles);
+    set_marker(d, 0);
     d->current_valid = d->port->current_end(d->port->ctx, &d->current);
     if (err != ESPML_OK) {
         return error(d, request, ESPML_ERR_INVOKE_FAILED, "Invoke() failed");
@@ -389,7 +398,10 @@ static void on_profile(espml_device_t *d, const espml_frame_t *request)
         return error(d, request, UNKNOWN_TYPE, "this firmware's port cannot time single ops");
     }
     uint32_t op_count = 0, latency_us = 0;
-    if (d->port->profile(d->port->ctx, d->profile, ESPML_PROFILE_OPS, &op_count, &latency_us) != ESPML_OK) {
+    set_marker(d, 1);
+    int err = d->port->profile(d->port->ctx, d->profile, ESPML_PROFILE_OPS, &op_count, &latency_us);
+    set_marker(d, 0);
+    if (err != ESPML_OK) {
         return error(d, request, ESPML_ERR_INVOKE_FAILED, "Invoke() failed");
     }
     d->invoked = 1;

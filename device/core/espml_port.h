@@ -79,6 +79,10 @@ typedef struct {
     void (*model_unload)(void *ctx);
     uint8_t *(*tensor)(void *ctx, int output, uint32_t index, uint32_t *bytes); /* NULL: no such tensor */
     int (*invoke)(void *ctx, uint32_t *latency_us, uint64_t *cycles);
+    /* The inference marker: the core drives it high (1) just before each Invoke() (INVOKE and
+     * PROFILE) and low (0) right after, so a power meter's logic input sees each window. NULL: no
+     * marker pin is configured. */
+    void (*marker)(void *ctx, int high);
     /* Invoke once with every op timed: up to max_ops entries in `ops`, the number of ops that ran
      * (which may be more) in *op_count, the whole Invoke() in *latency_us. NULL: cannot profile. */
     int (*profile)(void *ctx, espml_op_time_t *ops, uint32_t max_ops, uint32_t *op_count, uint32_t *latency_us);

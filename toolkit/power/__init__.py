@@ -1,4 +1,4 @@
-"""Power meters behind one interface (PPK2, Joulescope, on-board INA, replay), the inference-window
+"""Power meters behind one interface (PPK2, on-board INA, replay), the inference-window
 arithmetic, and the virtual PPK2 that stands beside the virtual board."""
 
 from toolkit.power.errors import MarkerError, MeterNotFound, PowerError, SaturatedTrace, WrongDevice

@@ -39,7 +39,7 @@ class InaMeter:
 
     def samples(self) -> Trace:
         raise PowerError("the on-board INA gives a mean current per inference (METRICS), not a trace",
-                         "use a PPK2 or a Joulescope for a trace")
+                         "use a PPK2 for a trace")
 
     def energy(self, rows: list[dict], simulated: bool) -> dict:
         """Energy per inference from each inference's mean current, bus voltage and latency."""

@@ -32,11 +32,10 @@ class Meter(Protocol):
 # kind -> (module:class, the extra its third-party package comes in, or None)
 METERS: dict[str, tuple[str, str | None]] = {
     "ppk2": ("toolkit.power.ppk2:PPK2Meter", None),  # pyserial only, a base dependency
-    "joulescope": ("toolkit.power.joulescope_meter:JoulescopeMeter", "power"),
     "ina": ("toolkit.power.ina:InaMeter", None),
     "replay": ("toolkit.power.replay:ReplayMeter", None),
 }
-USAGE = "give --power ppk2:PORT, joulescope[:SERIAL], ina or replay:FILE"
+USAGE = "give --power ppk2:PORT, ina or replay:FILE"
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

@@ -65,7 +65,7 @@ def marker_windows(trace: Trace, bit: int = 0) -> tuple[list[Window], int]:
         raise MarkerError(f"the inference marker on digital input D{bit} never made a window (it stayed {state} "
                           f"through {len(level)} samples)",
                           "wire the firmware's marker GPIO (CONFIG_ESPML_MARKER_GPIO) to the meter's D0/GPI0, or "
-                          "measure without a marker (--power ...?marker=none)")
+                          "measure without a marker (--no-marker: windows placed by latency, approximate)")
     partial = int(falls[0] < rises[0])  # the trace started inside a window
     windows = []
     j = 0

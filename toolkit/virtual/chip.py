@@ -68,6 +68,7 @@ class SimulatedChip:
                  supply: SupplyLine | None = None) -> None:
         self.board = board
         self.supply = supply  # where each Invoke() window is drawn, for meters beside the board
+        self.marker_high = False  # the firmware's marker GPIO (espml_port_t.marker), as the core drives it
         self.esp_nn = esp_nn
         self.realtime = realtime
         self.faults = faults or FaultPlan()
@@ -125,6 +126,9 @@ class SimulatedChip:
         tensors = self.loaded.outputs if output else self.loaded.inputs
         return tensors[index] if index < len(tensors) else None
 
+    def set_marker(self, high: bool) -> None:
+        self.marker_high = high
+
     def invoke(self) -> tuple[int, int] | None:
         """Run the model: (latency_us, cycles), or None when Invoke() fails."""
         loaded = self.loaded
@@ -140,7 +144,7 @@ class SimulatedChip:
             return 0, 0  # nobody hears the answer
         started = time.monotonic()
         if self.supply is not None:
-            self.supply.invoke(started, *loaded.op_steps)
+            self.supply.invoke(started, *loaded.op_steps, marked=self.marker_high)
         arrays = [np.frombuffer(buf.raw, dtype=t.numpy_dtype).reshape(t.shape)
                   for buf, t in zip(loaded.inputs, loaded.model.inputs)]
         try:

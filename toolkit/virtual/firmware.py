@@ -54,6 +54,7 @@ class HostFirmware:
             "model_unload": pt.VoidFn(self._guard(self._unload, None)),
             "tensor": pt.TensorFn(self._guard(self._tensor, None)),
             "invoke": pt.InvokeFn(self._guard(self._invoke, pt.ERR_INVOKE_FAILED)),
+            "marker": pt.MarkerFn(self._guard(lambda ctx, high: chip.set_marker(bool(high)), None)),
             "profile": pt.ProfileFn(self._guard(self._profile, pt.ERR_INVOKE_FAILED)),
             "arena_used": pt.U32Fn(self._guard(lambda ctx: chip.arena_used(), 0)),
             "memory": pt.MemoryFn(self._guard(self._memory, None)),

@@ -38,6 +38,7 @@ IntFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 SendFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_u8p, ctypes.c_size_t, ctypes.c_uint32)
 MemoryFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(Memory))
 CurrentEndFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Current))
+MarkerFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int)
 
 
 class Port(ctypes.Structure):
@@ -61,6 +62,7 @@ class Port(ctypes.Structure):
         ("model_unload", VoidFn),
         ("tensor", TensorFn),
         ("invoke", InvokeFn),
+        ("marker", MarkerFn),
         ("profile", ProfileFn),
         ("arena_used", U32Fn),
         ("memory", MemoryFn),

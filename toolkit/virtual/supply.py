@@ -2,7 +2,8 @@
 
 Each Invoke() is a window on the host's monotonic clock, made of one step per op at the board's
 current model for that op; between windows the board draws its idle current. The marker (logic
-input D0 of a meter) is high inside windows, as the firmware drives its marker GPIO. A meter that
+input D0 of a meter) is high inside the windows of the Invoke() calls the firmware's core bracketed
+with its marker GPIO (espml_port_t.marker), and only those. A meter that
 stands beside the virtual board (the virtual PPK2) samples it. All of it is simulated.
 """
 
@@ -21,6 +22,7 @@ class InvokeWindow:
     start_s: float
     edges_s: np.ndarray  # start of each op's step, and the end of the last
     current_ma: np.ndarray  # per op
+    marked: bool = True  # the firmware held its marker GPIO high through this Invoke()
 
     @property
     def end_s(self) -> float:
@@ -33,12 +35,12 @@ class SupplyLine:
         self._windows: list[InvokeWindow] = []
         self._lock = threading.Lock()
 
-    def invoke(self, start_s: float, op_us: list[float], op_ma: list[float]) -> InvokeWindow:
+    def invoke(self, start_s: float, op_us: list[float], op_ma: list[float], marked: bool = True) -> InvokeWindow:
         """Record an Invoke() that starts at ``start_s`` (not before the last one ended)."""
         with self._lock:
             start = max(start_s, self._windows[-1].end_s) if self._windows else start_s
             edges = start + np.concatenate([[0.0], np.cumsum(np.asarray(op_us, dtype=np.float64))]) / 1e6
-            window = InvokeWindow(start, edges, np.asarray(op_ma, dtype=np.float64))
+            window = InvokeWindow(start, edges, np.asarray(op_ma, dtype=np.float64), marked)
             self._windows.append(window)
             return window
 
@@ -60,6 +62,6 @@ class SupplyLine:
             step = np.searchsorted(window.edges_s, times_s, side="right") - 1
             inside = (step >= 0) & (step < len(window.current_ma))
             current[inside] = window.current_ma[step[inside]]
-            if self.marker_wired:
+            if self.marker_wired and window.marked:
                 logic[inside] |= 1
         return current, logic

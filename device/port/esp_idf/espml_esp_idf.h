@@ -26,5 +26,8 @@ esp_err_t inference_init(espml_port_t *port);
 // INA219 / INA226 on I2C, when one answers (ESP_ERR_NOT_FOUND otherwise: not an error for the app).
 esp_err_t power_sensor_init(espml_port_t *port);
 
+// The inference marker GPIO (CONFIG_ESPML_MARKER_GPIO; -1: none, and nothing is touched).
+esp_err_t marker_init(espml_port_t *port);
+
 // What the chip is, its heap and stack, and restarting it.
 esp_err_t chip_init(espml_port_t *port);

@@ -34,6 +34,9 @@ extern "C" void app_main(void)
     if ((err = inference_init(&port)) != ESP_OK) {
         halt("tensor arena and op resolver", err);
     }
+    if ((err = marker_init(&port)) != ESP_OK) {
+        halt("inference marker GPIO", err);  // a lab asked for it: energy windows would be missing
+    }
     err = power_sensor_init(&port);
     if (err != ESP_OK && err != ESP_ERR_NOT_FOUND) {
         ESP_LOGW(kTag, "current sensor: %s", esp_err_to_name(err));

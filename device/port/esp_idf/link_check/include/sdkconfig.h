@@ -39,8 +39,12 @@
 /* main/Kconfig.projbuild: choice ESPML_TRANSPORT, default ESPML_TRANSPORT_USB_SERIAL_JTAG; check.py
  * builds the UART0 choice too (LINK_CHECK_UART0), with ESPML_UART_BAUD's default. */
 #ifdef LINK_CHECK_UART0
+/* The +uart0 profiles stand for a lab rack: they also set ESPML_MARKER_GPIO (default -1, none),
+ * so the marker pin's GPIO calls are compiled and link-checked. */
+#define CONFIG_ESPML_MARKER_GPIO 4
 #define CONFIG_ESPML_TRANSPORT_UART0 1
 #define CONFIG_ESPML_UART_BAUD 921600
 #else
+#define CONFIG_ESPML_MARKER_GPIO -1
 #define CONFIG_ESPML_TRANSPORT_USB_SERIAL_JTAG 1
 #endif
