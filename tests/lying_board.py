@@ -63,23 +63,15 @@ LIES = {
 }
 
 
-class LyingBoard:
-    """Serve one lie on a pty until closed; ``path`` is the terminal to open as the port."""
+class PtyPeer:
+    """A thread serving the controller side of a pty; ``path`` is the terminal to open as the port."""
 
-    def __init__(self, lie: str, model: bytes) -> None:
-        if lie not in LIES:
-            raise ValueError(f"unknown lie {lie!r}")
-        self.lie = lie
-        self.model = load_model(model)
-        self._interpreter = HostInterpreter(model, 16 * 1024 * 1024)
-        self._input = bytearray(self.model.inputs[0].nbytes)
-        self._outputs = [bytes(t.nbytes) for t in self.model.outputs]
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._flooding = False
         self._controller, self.path = open_pty()
-        self._thread = threading.Thread(target=self._serve, name=f"lying-board-{lie}", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
-    def __enter__(self) -> LyingBoard:
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -91,7 +83,9 @@ class LyingBoard:
         self._thread.join(timeout=5)
         os.close(self._controller)
 
-    # --- the line -------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        raise NotImplementedError
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view and not self._stop.is_set():
@@ -102,6 +96,22 @@ class LyingBoard:
             except OSError:
                 return  # nobody holds the terminal side
 
+
+class LyingBoard(PtyPeer):
+    """Serve one lie on a pty until closed; ``path`` is the terminal to open as the port."""
+
+    def __init__(self, lie: str, model: bytes) -> None:
+        if lie not in LIES:
+            raise ValueError(f"unknown lie {lie!r}")
+        self.lie = lie
+        self.model = load_model(model)
+        self._interpreter = HostInterpreter(model, 16 * 1024 * 1024)
+        self._input = bytearray(self.model.inputs[0].nbytes)
+        self._outputs = [bytes(t.nbytes) for t in self.model.outputs]
+        self._flooding = False
+        super().__init__(f"lying-board-{lie}")
+
+    # --- the line -------------------------------------------------------------------------------
     def _serve(self) -> None:
         decoder = FrameDecoder()
         while not self._stop.is_set():
@@ -213,34 +223,13 @@ PROBE_ANSWERS = [
 ]
 
 
-class LyingRepl:
+class LyingRepl(PtyPeer):
     """A pty that speaks MicroPython's raw REPL (Ctrl-A, raw-paste refused, code ended by Ctrl-D)
     and answers every piece of code with ``answer`` as its output. It stands for a crafted board."""
 
     def __init__(self, answer: bytes) -> None:
         self.answer = answer
-        self._controller, self.path = open_pty()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> LyingRepl:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        os.close(self._controller)
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view and not self._stop.is_set():
-            try:
-                view = view[os.write(self._controller, view):]
-            except BlockingIOError:
-                select.select([], [self._controller], [], 0.05)
-            except OSError:
-                return
+        super().__init__("lying-repl")
 
     def _serve(self) -> None:
         pending = b""
