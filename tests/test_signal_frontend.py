@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from flatbuffers import flexbuffers
 
+from conftest import REFERENCE_MODEL
 from toolkit.boards import get_board
 from toolkit.boards.firmware import firmware_ops
 from toolkit.cli import main
@@ -162,3 +163,14 @@ def test_front_end_and_classifier_are_inspected_and_run_on_the_virtual_board(tmp
     assert report.ops[-1].kind == "FULLY_CONNECTED" and report.problems == [] and report.fits
     code, summary = _bench(model, tmp_path)
     assert code == 0 and summary["outputs_match_reference"] is True and summary["simulated"] is True
+
+
+def test_inspect_says_its_arena_is_a_lower_bound_for_signal_models(tmp_path: Path) -> None:
+    """The signal kernels' persistent state is not modelled: inspect must not present its figure as
+    exact (the front end's true arena on the virtual board is about twice inspect's)."""
+    report = inspect_model(load_model(frontend_model()), get_board("esp32s3"))
+    facts = report.to_json()
+    assert facts["arena_exact"] is False
+    assert facts["arena_uncounted_ops"] == ["SignalWindow", "SignalRfft", "SignalEnergy"]
+    assert any("lower bound" in line for line in facts["verdict"]["reasons"])
+    assert inspect_model(load_model(REFERENCE_MODEL.read_bytes()), get_board("esp32s3")).to_json()["arena_exact"]

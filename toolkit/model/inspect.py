@@ -111,6 +111,9 @@ class InspectReport:
     offline_plan: bool = False  # the model carries an offline memory plan, which the head honours
     arena_plan: ArenaPlan | None = None  # what 'espml plan' would make of it (inspect --plan)
     int8_latency_ms: float = 0.0  # the same graph's estimate were every op int8 with ESP-NN (what float costs)
+    # registered custom ops (the signal library) whose kernels' own persistent state the tail does not
+    # model: the arena figure is then a lower bound, and says so
+    arena_uncounted_ops: tuple[str, ...] = ()
 
     @property
     def arena_bytes(self) -> int:
@@ -143,6 +146,8 @@ class InspectReport:
             "arena_bytes": self.arena_bytes,
             "arena_head_bytes": self.arena_head_bytes,
             "arena_tail_bytes": self.arena_tail_bytes,
+            "arena_exact": not self.arena_uncounted_ops,
+            "arena_uncounted_ops": list(self.arena_uncounted_ops),
             "pointer_size": self.pointer_size,
             "flash_bytes": self.flash_bytes,
             "macs": self.macs,
@@ -235,6 +240,8 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         live_at_peak=names, peak_scratch_bytes=head.scratch_at_peak, flash_bytes=flash, budgets=budgets,
         tensors=[_tensor_facts(t) for t in model.tensors],
         problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
+        arena_uncounted_ops=tuple(dict.fromkeys(op.kind[7:] for op in model.ops
+                                                if op.kind.startswith("CUSTOM:") and op.kind in registered)),
         offline_plan=head.offline, arena_plan=plan_model(model.data, replan=True) if plan else None,
         int8_latency_ms=int8_us / 1000,
     )
