@@ -244,3 +244,46 @@ def test_missing_plotly_names_the_extra(results, tmp_path: Path, monkeypatch, ca
     assert main(["report", "--db", str(db), "--out", str(tmp_path / "r.html")]) == 6
     err = capsys.readouterr().err
     assert "espml[report]" in err and len(err.strip().splitlines()) == 1
+
+
+# Measures the laid-out page: the document's width against the window, each scrolling box and each plot's
+# drawing against its container; written into the DOM for --dump-dom to carry out.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const de = document.documentElement;
+  const boxes = [...document.querySelectorAll(".wide")].map(b => [b.scrollWidth, b.clientWidth]);
+  const plots = [...document.querySelectorAll(".plot")].map(p => {
+    const svg = p.querySelector("svg.main-svg");
+    return [svg ? svg.getBoundingClientRect().width : -1, p.clientWidth];
+  });
+  const out = document.createElement("pre"); out.id = "page-layout";
+  out.textContent = JSON.stringify({scroll: de.scrollWidth, inner: window.innerWidth, boxes, plots});
+  document.body.appendChild(out);
+}, 800));
+</script>"""
+
+
+def _chromium_dom(page: Path, tmp_path: Path, width: int) -> str:
+    run = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+         f"--user-data-dir={tmp_path / f'profile-{width}'}", f"--window-size={width},900",
+         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1400, 1024])
+def test_nothing_overflows_the_window_and_plots_fit_their_boxes(report: Path, tmp_path: Path, width: int) -> None:
+    checked = tmp_path / "layout.html"
+    checked.write_text(report.read_text().replace("<head>", "<head>" + LAYOUT_PROBE, 1))
+    found = re.search(r'<pre id="page-layout">(.*?)</pre>', _chromium_dom(checked, tmp_path, width), re.S)
+    assert found is not None, "the page never finished loading"
+    layout = json.loads(found.group(1).replace("&quot;", '"'))
+    assert layout["inner"] == width
+    assert layout["scroll"] <= layout["inner"], layout
+    assert all(scroll <= client for scroll, client in layout["boxes"]), layout["boxes"]  # no hidden columns
+    assert len(layout["plots"]) == 7
+    assert all(0 < drawn <= box for drawn, box in layout["plots"]), layout["plots"]

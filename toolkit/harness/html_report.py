@@ -32,7 +32,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .banner.sim { font-weight: normal; } .banner.out { font-weight: normal; }
 .change { color: #718096; font-size: 11px; } .empty { color: #718096; font-style: italic; }
 .test { margin: 14px 0; } .test code { font-size: 13px; }
-.wide { overflow-x: auto; } .plot { border: 1px solid #e2e8f0; border-radius: 6px; margin: 10px 0; }
+.wide { overflow-x: auto; } .wide table { font-size: 12px; }
+.wide td, .wide th { padding: 3px 5px; overflow-wrap: anywhere; } .wide td.num, .wide td.nowrap { white-space: normal; } .plot { border: 1px solid #e2e8f0; border-radius: 6px; margin: 10px 0; }
 """
 
 
