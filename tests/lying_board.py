@@ -64,7 +64,8 @@ LIES = {
 
 
 class PtyPeer:
-    """A thread serving the controller side of a pty; ``path`` is the terminal to open as the port."""
+    """A thread serving the controller side of a pty (the subclass's ``_serve``); ``path`` is the
+    terminal to open as the port."""
 
     def __init__(self, name: str) -> None:
         self._stop = threading.Event()
@@ -82,9 +83,6 @@ class PtyPeer:
         self._stop.set()
         self._thread.join(timeout=5)
         os.close(self._controller)
-
-    def _serve(self) -> None:
-        raise NotImplementedError
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
