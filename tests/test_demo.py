@@ -23,6 +23,15 @@ def test_demo_with_bundled_model(tmp_path: Path, monkeypatch, capsys) -> None:
     assert "SIMULATED" in out and "bundled fixture" in out
 
 
+def test_demo_timings_name_each_phase_and_add_up(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--no-retrain", "--n", "5", "--json", "demo.json", "--timings"]) == 0
+    timings = json.loads((tmp_path / "demo.json").read_text())["timings_s"]
+    assert list(timings) == ["flash", "bench"] and all(seconds > 0 for seconds in timings.values())
+    out = capsys.readouterr().out
+    assert "wall time per phase" in out and f"total {sum(timings.values()):.1f} s" in out
+
+
 @pytest.mark.slow
 def test_demo_trains_and_converts_in_a_relative_work_folder(tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("torch")
@@ -33,6 +42,7 @@ def test_demo_trains_and_converts_in_a_relative_work_folder(tmp_path: Path, monk
     assert result["model_source"] == "trained, optimised and converted now"
     stages = result["stages"]
     assert [s["stage"] for s in stages] == ["original", "fold", "separable", "prune", "lowrank", "quantize", "plan"]
+    assert {"train", "optimize fold", "optimize prune", "optimize quantize", "flash", "bench"} <= set(result["timings_s"])
     assert stages[0]["accuracy"] >= 0.97
     assert stages[0]["accuracy"] - stages[-1]["accuracy"] <= 0.005  # the 0.5-point budget
     assert stages[-1]["tflite_bytes"] < 60_000

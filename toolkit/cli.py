@@ -210,8 +210,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"in {f['seconds']:.1f} s over a link modelled at 921600 baud [yellow](simulated board)[/]")
     console.print(bench_table(result.bench))
     console.print(SIMULATED_NOTE)
+    if args.timings:
+        console.print("wall time per phase (this host): " + ", ".join(
+            f"{phase} {seconds:.1f} s" for phase, seconds in result.timings_s.items())
+            + f"; total {sum(result.timings_s.values()):.1f} s")
     _write_json(args.json, {"model_source": result.model_source, "stages": result.stages, "flashed": result.flashed,
-                            "bench": result.bench})
+                            "bench": result.bench, "timings_s": result.timings_s})
     return 0 if result.bench["outputs_match_reference"] else 7
 
 
@@ -468,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", default=".espml/demo", help="folder for the demo's files")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
+    p.add_argument("--timings", action="store_true", help="print the wall time of each phase (train, each stage, flash, bench)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("info", help="what a board runs: firmware, model, memory, ops")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,26 @@ class DemoResult:
     bench: dict = field(default_factory=dict)
     model_path: str = ""
     flashed: dict = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+class PhaseClock:
+    """Wall time per phase of the demo: each ``enter`` ends the phase before it."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self._current: str | None = None
+        self._since = time.perf_counter()
+
+    def enter(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            self.phases[self._current] = self.phases.get(self._current, 0.0) + now - self._since
+        self._current, self._since = name, now
+
+    def stage_lines(self, line: str) -> None:
+        """The optimisation sequence's progress lines ("prune at 0.5: ...") start with the stage's name."""
+        self.enter(f"optimize {line.split(':', 1)[0].split()[0]}")
 
 
 def conversion_available() -> bool:
@@ -40,15 +61,18 @@ def conversion_available() -> bool:
     return all(installed(name) for name in ("torch", "tensorflow", "onnx2tf", "sklearn"))
 
 
-def build_model(work: Path, stages: list[dict]) -> tuple[bytes, Preprocess, np.ndarray, np.ndarray]:
+def build_model(work: Path, stages: list[dict], clock: PhaseClock) -> tuple[bytes, Preprocess, np.ndarray, np.ndarray]:
     """Train the reference CNN, run the optimisation sequence and int8 conversion on it."""
+    clock.enter("train")
     from toolkit.optimize.pipeline import FOLD_FIRST_ORDER, Data, Sequence
     from toolkit.reference import trained_reference
 
     model, split = trained_reference()
     data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES],
                 digits_preprocess())
-    result = Sequence(model, data, budget_points=0.5).run(list(FOLD_FIRST_ORDER), work / "optimize")
+    clock.enter("optimize")
+    sequence = Sequence(model, data, budget_points=0.5, progress=clock.stage_lines)
+    result = sequence.run(list(FOLD_FIRST_ORDER), work / "optimize")
     stages += result.rows
     return result.tflite, result.preprocess, split.test_x, split.test_y
 
@@ -57,8 +81,9 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
              progress=None) -> DemoResult:
     work.mkdir(parents=True, exist_ok=True)
     stages: list[dict] = []
+    clock = PhaseClock()
     if retrain and conversion_available():
-        tflite, preprocess, test_x, test_y = build_model(work, stages)
+        tflite, preprocess, test_x, test_y = build_model(work, stages, clock)
         source = "trained, optimised and converted now"
     else:
         tflite = BUNDLED.joinpath("digits_cnn_int8.tflite").read_bytes()
@@ -74,16 +99,19 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
     model_path.write_bytes(tflite)
     preprocess.save_beside(model_path)  # so `espml bench --model` on it reads images as the demo does
     model = load_model(tflite)
+    clock.enter("flash")
     written = flash(port, get_board("esp32s3"), model)  # esptool, through the board's reset circuit
     flashed = {"slot": written.model_slot, "sequence": written.model_sequence, "seconds": written.seconds,
                "wire_bytes": written.wire_bytes_estimate}
     samples = list(channels_last(test_x)[:, None])  # the int8 model takes NHWC
     count = len(samples) if n is None else n
     store = ResultsStore(db)
+    clock.enter("bench")
     try:
         with Session.open(port) as session:
             summary = run_bench(session, model, samples, BenchPlan(count, warmup=1, labels=[int(y) for y in test_y]),
                                 store, port, progress)
     finally:
         store.close()
-    return DemoResult(source, stages, summary, str(model_path), flashed)
+    clock.enter(None)
+    return DemoResult(source, stages, summary, str(model_path), flashed, {k: round(v, 2) for k, v in clock.phases.items()})

@@ -238,6 +238,7 @@ class Sequence:
     def plan(self, result: Result) -> None:
         """An offline arena plan in the int8 model (espml plan): less tensor arena than TFLite-Micro's
         own plan, kept only if the planned model's outputs are identical on the held-out data."""
+        self.progress("plan: ordering operators and placing tensors (offline arena plan)")
         arena = plan_model(result.tflite)
         row = {**result.rows[-1], "stage": "plan", "title": "offline arena plan (TFLite-Micro's arena)",
                "strength": None, "notes": arena.summary_lines(), "arena_head_bytes": arena.planned_head_bytes}
