@@ -16,7 +16,7 @@ from toolkit.model.inspect import inspect_model
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency_model import PUBLISHED, person_detection  # noqa: E402
+from latency_model import LSTM_SHAPES, PUBLISHED, person_detection  # noqa: E402
 
 
 @pytest.mark.parametrize("esp_nn, published", [(True, PUBLISHED["person_detection"]["esp_nn_ms"]),
@@ -44,3 +44,10 @@ def test_latency_model_script_json(tmp_path: Path) -> None:
     for path in ("esp_nn", "plain_c"):
         figures = rows[0][path]
         assert figures["ratio"] == pytest.approx(figures["estimate_ms"] / figures["published_ms"])
+
+
+def test_lstm_calibration_range_is_the_span_of_the_shapes_the_bench_fits() -> None:
+    span = get_board("esp32s3").calibration_ranges["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert span.features == (min(s[1] for s in LSTM_SHAPES), max(s[1] for s in LSTM_SHAPES))
+    assert span.units == (min(s[2] for s in LSTM_SHAPES), max(s[2] for s in LSTM_SHAPES))
+    assert str(len(LSTM_SHAPES)) in span.source

@@ -119,7 +119,7 @@ class Board:
         if work.float_kernel:
             return Confidence("assumed", ("float32 arithmetic, costed as the int8 reference kernel: "
                                           "not calibrated for float",))
-        tag, why = CONFIDENCE_OF_BASIS.get(self.estimate_basis(work.kind, esp_nn), ("assumed", "an assumed figure"))
+        tag, why = CONFIDENCE_OF_BASIS.get(self.estimate_basis(work.kind, esp_nn), ("assumed", "an assumed figure, not calibrated"))
         outside = self.outside_calibration(work)
         return Confidence("extrapolated", outside) if outside else Confidence(tag, (why,))
 
