@@ -22,7 +22,13 @@ the same reference code as a plain-C ESP32-S3 build) on a set of shapes, fits cy
 per output and per output x kernel tap (convolutions) or per element, and scales host
 nanoseconds to ESP32-S3 cycles with the published person-detection figure (2300 ms at 240 MHz
 over the host's time for the same model). It prints the constants toolkit/boards/esp32s3.py
-holds. Host timings move with the machine's load; the fit uses the best of several runs.
+holds. Host timings are the thread's CPU time (a loaded machine stretches wall time, not CPU
+time), best of several runs. The LSTM (TFLite-Micro's reference LSTM runs in both builds) is fitted
+per MAC, per unit and step, and per step on LSTM_SHAPES, with relative error; held-out LSTMs
+(LSTM_HELD_OUT, none of them fitted) are then timed the same way and compared with what the
+fitted constants predict for them:
+
+    python bench/latency_model.py --calibrate --kind UNIDIRECTIONAL_SEQUENCE_LSTM --rounds 7
 """
 
 from __future__ import annotations
@@ -166,6 +172,9 @@ LSTM_SHAPES = [(1, 8, 16), (8, 8, 16), (32, 8, 16), (10, 8, 16), (8, 40, 16), (8
                (8, 40, 64), (16, 40, 32), (8, 128, 128), (8, 257, 128), (4, 320, 256), (2, 8, 256)]
 
 
+LSTM_HELD_OUT = [(6, 96, 48), (3, 200, 200), (20, 16, 8), (12, 257, 32)]
+
+
 def lstm(steps: int, features: int, units: int) -> bytes:
     """One int8 UNIDIRECTIONAL_SEQUENCE_LSTM over [1, steps, features] (the project's model builder)."""
     b = ModelBuilder(0)
@@ -229,11 +238,32 @@ def calibrate(rounds: int, kinds: list[str] | None = None) -> dict:
                                             for host_pd, fits, _ in passes]))
                      for term in terms} for kind, terms in passes[0][1].items()}
     errors = {kind: float(np.median([errors[kind] for _, _, errors in passes])) for kind in passes[0][2]}
+    held_out = _lstm_held_out(passes, published_cycles) if "UNIDIRECTIONAL_SEQUENCE_LSTM" in scaled else []
     span = {"steps": [min(s[0] for s in LSTM_SHAPES), max(s[0] for s in LSTM_SHAPES)],
             "features": [min(s[1] for s in LSTM_SHAPES), max(s[1] for s in LSTM_SHAPES)],
             "units": [min(s[2] for s in LSTM_SHAPES), max(s[2] for s in LSTM_SHAPES)]}
     return {"host_person_detection_ms": [host_pd * 1e3 for host_pd, _, _ in passes], "esp32s3_cycles": scaled,
-            "worst_fit_error": errors, "lstm_shapes": span}
+            "worst_fit_error": errors, "lstm_shapes": span, "lstm_held_out": held_out}
+
+
+def _lstm_held_out(passes: list, published_cycles: float) -> list[dict]:
+    """Held-out LSTMs: each round's fitted constants predict their host time; the median error."""
+    empty = ModelBuilder(0)
+    x = empty.input((1, 4))
+    overhead = _host_seconds(empty.build([x], [empty.reshape(x, (1, 4))]))
+    rows = []
+    for shape in LSTM_HELD_OUT:
+        data = lstm(*shape)
+        work = model_work(load_model(data))[0]
+        errors = []
+        for _, fits, _ in passes:
+            fit = fits["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+            predicted = fit["per_mac"] * work.macs + fit["per_unit_step"] * work.output_elements + \
+                fit["per_step"] * work.steps
+            errors.append(predicted / ((_host_seconds(data) - overhead) * 1e9) - 1)
+        rows.append({"steps": shape[0], "features": shape[1], "units": shape[2],
+                     "prediction_error": float(np.median(errors))})
+    return rows
 
 
 def main() -> int:
@@ -253,6 +283,9 @@ def main() -> int:
         if "UNIDIRECTIONAL_SEQUENCE_LSTM" in result["esp32s3_cycles"]:
             print("LSTM shapes fitted: " + ", ".join(f"{name} {low}-{high}"
                                                      for name, (low, high) in result["lstm_shapes"].items()))
+            for row in result["lstm_held_out"]:
+                print(f"held-out LSTM {row['steps']} steps x {row['features']} features x {row['units']} units: "
+                      f"predicted {row['prediction_error']:+.0%} off its host time")
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
         return 0

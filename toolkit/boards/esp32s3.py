@@ -35,11 +35,13 @@ MulElementwise). Its kernel loops over time steps; each step runs, per gate (4),
 recurrent fully-connected product (int8 x int8 -> int16), an add and a sigmoid or tanh on int16;
 then two muls, an add and a clip for the cell and a tanh and a mul for the hidden state. So its cost
 is steps x (MACs per step x per_mac + units x per_unit_step + per_step), the three terms fitted on
-14 builder LSTMs (1-32 steps, 8-320 features, 4-256 units; worst fit error 5%) timed on the host
-and scaled by person detection as above (`bench/latency_model.py --calibrate --kind
-UNIDIRECTIONAL_SEQUENCE_LSTM --rounds 7`). It replaces one per-MAC figure (101) timed on a single
-16-unit LSTM, which charged a large LSTM's every MAC with a small one's elementwise work (about
-twice the new figure for a 257-feature, 128-unit LSTM; the same within 10% for the 16-unit one).
+14 builder LSTMs (1-32 steps, 8-320 features, 4-256 units) timed on the host and scaled by person
+detection as above (`bench/latency_model.py --calibrate --kind UNIDIRECTIONAL_SEQUENCE_LSTM
+--rounds 7`; the figures below are the quietest of three runs on a loaded 2-core host, which gave
+per MAC 49.5-51.0, per unit and step 5033-5637, per step 6382-11426; worst error on the fitted
+shapes 5-23%, on four held-out LSTMs within 13%). They replace one per-MAC figure (101) timed on a
+single 16-unit LSTM, which charged a large LSTM's every MAC with a small one's elementwise work
+(1.9 times the new figure for a 257-feature, 128-unit LSTM; within 10% of it for the 16-unit one).
 The host has no flash: an LSTM whose weights exceed the flash cache (read again every step) is
 estimated without the misses and tagged extrapolated, as is one outside the fitted shapes.
 Current (ESP32-S3 datasheet, 240 MHz, modem sleep, peripheral clocks on, as USB-serial needs):
