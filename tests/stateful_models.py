@@ -65,5 +65,5 @@ def uncalled_subgraph_model() -> bytes:
     return b.build([x], [b.fully_connected(b.fully_connected(x, 16), 4)])
 
 
-STATEFUL_MODELS = {"svdf": svdf_model, "lstm": lstm_model, "vision_ops": vision_ops_model, "reduce": reduce_model, "if": if_model,
-                   "uncalled_subgraph": uncalled_subgraph_model}
+STATEFUL_MODELS = {"svdf": svdf_model, "lstm": lstm_model, "vision_ops": vision_ops_model, "reduce": reduce_model,
+                   "if": if_model, "uncalled_subgraph": uncalled_subgraph_model}

@@ -17,7 +17,8 @@ class OpWork:
     input_channels: int = 0
     kernel_elements: int = 1  # kernel height x width
     float_kernel: bool = False  # float32 arithmetic: TFLM's reference kernel whatever the build (ESP-NN is int8)
-    steps: int = 0  # recurrent kernels: iterations of the kernel's time loop (batch x time steps)
+    steps: int = 0  # recurrent kernels: iterations of the kernel's time loop (time steps, times the batch
+    # unless time-major)
     units: int = 0  # recurrent kernels: the state size (hidden units)
 
 
@@ -67,6 +68,7 @@ CONFIDENCE_OF_BASIS = {
     "host-timed": ("modelled", "TFLite-Micro's reference kernel timed on the host, scaled to the chip by the "
                                "published person-detection time"),
 }
+ASSUMED = ("assumed", "an assumed figure, not calibrated")
 # worst last: a kind whose ops differ takes the least sure tag among them
 CONFIDENCE_ORDER = ("measured", "modelled", "extrapolated", "assumed")
 
@@ -119,7 +121,7 @@ class Board:
         if work.float_kernel:
             return Confidence("assumed", ("float32 arithmetic, costed as the int8 reference kernel: "
                                           "not calibrated for float",))
-        tag, why = CONFIDENCE_OF_BASIS.get(self.estimate_basis(work.kind, esp_nn), ("assumed", "an assumed figure, not calibrated"))
+        tag, why = CONFIDENCE_OF_BASIS.get(self.estimate_basis(work.kind, esp_nn), ASSUMED)
         outside = self.outside_calibration(work)
         return Confidence("extrapolated", outside) if outside else Confidence(tag, (why,))
 

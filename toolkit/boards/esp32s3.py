@@ -121,7 +121,7 @@ class Esp32S3Board(Board):
     cost_basis: dict[str, str] = field(default_factory=lambda: dict(ESP32S3_COST_BASIS))
     plain_c_cost_basis: dict[str, str] = field(default_factory=lambda: dict(ESP32S3_PLAIN_C_COST_BASIS))
     calibration_ranges: dict[str, CalibrationRange] = field(default_factory=lambda: dict(ESP32S3_CALIBRATION_RANGES))
-    flash_cache_bytes: int = 32 * 1024  # data cache before the memory-mapped model partition (ESP-IDF default; 64 KB selectable)
+    flash_cache_bytes: int = 32 * 1024  # data cache before the mapped model partition (IDF default; 64 KB selectable)
     idle_current_ma: float = 47.6
     busy_current_ma: float = 65.9
     simd_current_ma: float = 87.9

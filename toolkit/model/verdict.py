@@ -65,6 +65,8 @@ def verdict(report) -> Verdict:
 def confidence_lines(report) -> list[str]:
     """How sure the latency estimate is per op kind, and why an extrapolated kind's figure is rough."""
     kinds = report.latency_confidence()
+    if not kinds:
+        return []
     by_tag: dict[str, list[str]] = {}
     for kind, entry in kinds.items():
         by_tag.setdefault(entry["confidence"], []).append(kind)
