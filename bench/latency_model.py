@@ -22,7 +22,13 @@ the same reference code as a plain-C ESP32-S3 build) on a set of shapes, fits cy
 per output and per output x kernel tap (convolutions) or per element, and scales host
 nanoseconds to ESP32-S3 cycles with the published person-detection figure (2300 ms at 240 MHz
 over the host's time for the same model). It prints the constants toolkit/boards/esp32s3.py
-holds. Host timings move with the machine's load; the fit uses the best of several runs.
+holds. Host timings are the thread's CPU time (a loaded machine stretches wall time, not CPU
+time), best of several runs. The LSTM (TFLite-Micro's reference LSTM runs in both builds) is fitted
+per MAC, per unit and step, and per step on LSTM_SHAPES, with relative error; held-out LSTMs
+(LSTM_HELD_OUT, none of them fitted) are then timed the same way and compared with what the
+fitted constants predict for them:
+
+    python bench/latency_model.py --calibrate --kind UNIDIRECTIONAL_SEQUENCE_LSTM --rounds 7
 """
 
 from __future__ import annotations
@@ -113,16 +119,16 @@ def _host_seconds(data: bytes, repeats: int = 5) -> float:
     details = interpreter.get_input_details(0)
     interpreter.set_input(np.zeros(details["shape"], details["dtype"]), 0)
     interpreter.invoke()
-    start = time.perf_counter()
+    start = time.thread_time()
     interpreter.invoke()
-    once = time.perf_counter() - start
+    once = time.thread_time() - start
     n = max(1, int(0.05 / max(once, 1e-7)))
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.thread_time()
         for _ in range(n):
             interpreter.invoke()
-        best = min(best, (time.perf_counter() - start) / n)
+        best = min(best, (time.thread_time() - start) / n)
     return best
 
 
@@ -155,12 +161,29 @@ def _single_ops() -> dict[str, list[bytes]]:
         "HARD_SWISH": [one(lambda b: (b.unary("HARD_SWISH", x := b.input((1, 16, 16, 16))), x))],
         "LEAKY_RELU": [one(lambda b: (b.leaky_relu(x := b.input((1, 16, 16, 16))), x))],
         "MEAN": [one(lambda b: (b.reduce("MEAN", x := b.input((1, 16, 16, 64)), [1, 2]), x))],
+        "UNIDIRECTIONAL_SEQUENCE_LSTM": [lstm(*shape) for shape in LSTM_SHAPES],
     }
     return models
 
 
-def _fit(kind: str, rows: list[tuple[float, object]]) -> dict[str, float]:
-    """Least-squares host nanoseconds per cost term for one kind."""
+# (time steps, features, units) the LSTM's three terms are fitted on: toolkit/boards/esp32s3.py's
+# calibration range is their span (tests/test_latency_model.py holds the two together)
+LSTM_SHAPES = [(1, 8, 16), (8, 8, 16), (32, 8, 16), (10, 8, 16), (8, 40, 16), (8, 128, 16), (8, 8, 4), (8, 8, 64),
+               (8, 40, 64), (16, 40, 32), (8, 128, 128), (8, 257, 128), (4, 320, 256), (2, 8, 256)]
+
+
+LSTM_HELD_OUT = [(6, 96, 48), (3, 200, 200), (20, 16, 8), (12, 257, 32)]
+
+
+def lstm(steps: int, features: int, units: int) -> bytes:
+    """One int8 UNIDIRECTIONAL_SEQUENCE_LSTM over [1, steps, features] (the project's model builder)."""
+    b = ModelBuilder(0)
+    x = b.input((1, steps, features))
+    return b.build([x], [b.lstm(x, units)])
+
+
+def _fit(kind: str, rows: list[tuple[float, object]]) -> tuple[dict[str, float], float]:
+    """Least-squares host nanoseconds per cost term for one kind, and the fit's worst relative error."""
     def terms(work) -> list[float]:
         if kind == "CONV_2D":
             return [work.macs, work.output_elements, work.output_elements * work.kernel_elements]
@@ -168,43 +191,79 @@ def _fit(kind: str, rows: list[tuple[float, object]]) -> dict[str, float]:
             return [work.macs, work.output_elements]
         if kind == "MEAN":
             return [work.input_elements]
+        if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # the gates' matmuls, their elementwise work, each step's calls
+            return [work.macs, work.output_elements, work.steps]
         return [work.output_elements * max(1, work.kernel_elements)]
 
-    a = np.array([terms(work) for _, work in rows], float)
+    x = np.array([terms(work) for _, work in rows], float)
     y = np.array([seconds * 1e9 for seconds, _ in rows])
+    # the LSTM's shapes span three decades of time: fit relative, not absolute, error
+    weight = 1 / np.maximum(y, 1e-3) if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" else np.ones_like(y)
+    a, b = x * weight[:, None], y * weight
     keep = list(range(a.shape[1]))
     while True:  # least squares without negative costs: drop a term that comes out negative, refit
         coef = np.zeros(a.shape[1])
-        coef[keep] = np.linalg.lstsq(a[:, keep], y, rcond=None)[0]
+        coef[keep] = np.linalg.lstsq(a[:, keep], b, rcond=None)[0]
         if (coef >= 0).all():
             break
         keep.remove(int(np.argmin(coef)))
     names = {"CONV_2D": ("per_mac", "per_output", "per_tap"), "DEPTHWISE_CONV_2D": ("per_mac", "per_output"),
-             "FULLY_CONNECTED": ("per_mac", "per_output"), "MEAN": ("per_input",)}.get(kind, ("per_element",))
-    return dict(zip(names, coef))
+             "FULLY_CONNECTED": ("per_mac", "per_output"), "MEAN": ("per_input",),
+             "UNIDIRECTIONAL_SEQUENCE_LSTM": ("per_mac", "per_unit_step", "per_step")}.get(kind, ("per_element",))
+    worst = float(np.max(np.abs(x @ coef - y) / np.maximum(y, 1e-3)))
+    return dict(zip(names, coef)), worst
 
 
-def _calibration_round() -> tuple[float, dict[str, dict[str, float]]]:
-    """One pass: host seconds of person detection, and the host nanoseconds of each cost term."""
+def _calibration_round(kinds: list[str] | None) -> tuple[float, dict[str, dict[str, float]], dict[str, float]]:
+    """One pass: host seconds of person detection, the host nanoseconds of each cost term, each fit's
+    worst relative error."""
     empty = ModelBuilder(0)
     x = empty.input((1, 4))
     overhead = _host_seconds(empty.build([x], [empty.reshape(x, (1, 4))]))
-    fits = {}
+    fits, errors = {}, {}
     for kind, models in _single_ops().items():
+        if kinds and kind not in kinds:
+            continue
         rows = [(max(0.0, _host_seconds(data) - overhead), model_work(load_model(data))[0]) for data in models]
-        fits[kind] = _fit(kind, rows)
-    return _host_seconds(person_detection()), fits
+        fits[kind], errors[kind] = _fit(kind, rows)
+    return _host_seconds(person_detection()), fits, errors
 
 
-def calibrate(rounds: int) -> dict:
+def calibrate(rounds: int, kinds: list[str] | None = None) -> dict:
     """ESP32-S3 cycles per cost term: each round's host figures scaled by that round's person-detection
     time to the published 2300 ms; the median over rounds (the host's load moves single rounds)."""
     published_cycles = PUBLISHED["person_detection"]["plain_c_ms"] * 1e-3 * CPU_HZ
-    passes = [_calibration_round() for _ in range(rounds)]
+    passes = [_calibration_round(kinds) for _ in range(rounds)]
     scaled = {kind: {term: float(np.median([fits[kind][term] * published_cycles / (host_pd * 1e9)
-                                            for host_pd, fits in passes]))
+                                            for host_pd, fits, _ in passes]))
                      for term in terms} for kind, terms in passes[0][1].items()}
-    return {"host_person_detection_ms": [host_pd * 1e3 for host_pd, _ in passes], "esp32s3_cycles": scaled}
+    errors = {kind: float(np.median([errors[kind] for _, _, errors in passes])) for kind in passes[0][2]}
+    held_out = _lstm_held_out(passes, published_cycles) if "UNIDIRECTIONAL_SEQUENCE_LSTM" in scaled else []
+    span = {"steps": [min(s[0] for s in LSTM_SHAPES), max(s[0] for s in LSTM_SHAPES)],
+            "features": [min(s[1] for s in LSTM_SHAPES), max(s[1] for s in LSTM_SHAPES)],
+            "units": [min(s[2] for s in LSTM_SHAPES), max(s[2] for s in LSTM_SHAPES)]}
+    return {"host_person_detection_ms": [host_pd * 1e3 for host_pd, _, _ in passes], "esp32s3_cycles": scaled,
+            "worst_fit_error": errors, "lstm_shapes": span, "lstm_held_out": held_out}
+
+
+def _lstm_held_out(passes: list, published_cycles: float) -> list[dict]:
+    """Held-out LSTMs: each round's fitted constants predict their host time; the median error."""
+    empty = ModelBuilder(0)
+    x = empty.input((1, 4))
+    overhead = _host_seconds(empty.build([x], [empty.reshape(x, (1, 4))]))
+    rows = []
+    for shape in LSTM_HELD_OUT:
+        data = lstm(*shape)
+        work = model_work(load_model(data))[0]
+        errors = []
+        for _, fits, _ in passes:
+            fit = fits["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+            predicted = fit["per_mac"] * work.macs + fit["per_unit_step"] * work.output_elements + \
+                fit["per_step"] * work.steps
+            errors.append(predicted / ((_host_seconds(data) - overhead) * 1e9) - 1)
+        rows.append({"steps": shape[0], "features": shape[1], "units": shape[2],
+                     "prediction_error": float(np.median(errors))})
+    return rows
 
 
 def main() -> int:
@@ -213,12 +272,20 @@ def main() -> int:
     parser.add_argument("--no-tensorflow", action="store_true", help="skip MobileNetV3 Small (built by TensorFlow)")
     parser.add_argument("--calibrate", action="store_true", help="time the reference kernels here; print constants")
     parser.add_argument("--rounds", type=int, default=5, help="calibration rounds, median taken (default 5)")
+    parser.add_argument("--kind", action="append", metavar="KIND", help="calibrate only this op kind (repeatable)")
     args = parser.parse_args()
     if args.calibrate:
-        result = calibrate(args.rounds)
+        result = calibrate(args.rounds, args.kind)
         print("host person detection " + ", ".join(f"{ms:.2f}" for ms in result["host_person_detection_ms"]) + " ms")
         for kind, terms in result["esp32s3_cycles"].items():
-            print(f"{kind:<20}" + "  ".join(f"{term} {value:8.2f}" for term, value in terms.items()))
+            print(f"{kind:<29}" + "  ".join(f"{term} {value:9.2f}" for term, value in terms.items())
+                  + f"  (worst fit error {result['worst_fit_error'][kind]:.0%})")
+        if "UNIDIRECTIONAL_SEQUENCE_LSTM" in result["esp32s3_cycles"]:
+            print("LSTM shapes fitted: " + ", ".join(f"{name} {low}-{high}"
+                                                     for name, (low, high) in result["lstm_shapes"].items()))
+            for row in result["lstm_held_out"]:
+                print(f"held-out LSTM {row['steps']} steps x {row['features']} features x {row['units']} units: "
+                      f"predicted {row['prediction_error']:+.0%} off its host time")
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
         return 0

@@ -1,5 +1,5 @@
 """Stateful, scratch-using and multi-subgraph int8 models for the arena planner, from the project's
-model builder: SVDF layers (variable state), the reduce ops (scratch buffers), the vision ops the
+model builder: SVDF and LSTM layers (variable state), the reduce ops (scratch buffers), the vision ops the
 firmware registers beyond convolutions, IF over two subgraphs, and a subgraph nothing calls."""
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ def svdf_model() -> bytes:
     b = ModelBuilder(1)
     x = b.input((1, 40))
     y = b.svdf(b.svdf(x, 16, rank=2, memory=10), 8, memory=4)
+    return b.build([x], [b.softmax(b.fully_connected(y, 4))])
+
+
+def lstm_model() -> bytes:
+    """An int8 LSTM over 12 steps of 10 features (hidden and cell state variable), then a classifier."""
+    b = ModelBuilder(5)
+    x = b.input((1, 12, 10))
+    y = b.reshape(b.strided_slice(b.lstm(x, 16), [0, 11, 0], [1, 12, 16]), (1, 16))
     return b.build([x], [b.softmax(b.fully_connected(y, 4))])
 
 
@@ -57,5 +65,5 @@ def uncalled_subgraph_model() -> bytes:
     return b.build([x], [b.fully_connected(b.fully_connected(x, 16), 4)])
 
 
-STATEFUL_MODELS = {"svdf": svdf_model, "vision_ops": vision_ops_model, "reduce": reduce_model, "if": if_model,
-                   "uncalled_subgraph": uncalled_subgraph_model}
+STATEFUL_MODELS = {"svdf": svdf_model, "lstm": lstm_model, "vision_ops": vision_ops_model, "reduce": reduce_model,
+                   "if": if_model, "uncalled_subgraph": uncalled_subgraph_model}

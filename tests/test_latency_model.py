@@ -16,7 +16,7 @@ from toolkit.model.inspect import inspect_model
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency_model import PUBLISHED, person_detection  # noqa: E402
+from latency_model import LSTM_SHAPES, PUBLISHED, person_detection  # noqa: E402
 
 
 @pytest.mark.parametrize("esp_nn, published", [(True, PUBLISHED["person_detection"]["esp_nn_ms"]),
@@ -44,3 +44,23 @@ def test_latency_model_script_json(tmp_path: Path) -> None:
     for path in ("esp_nn", "plain_c"):
         figures = rows[0][path]
         assert figures["ratio"] == pytest.approx(figures["estimate_ms"] / figures["published_ms"])
+
+
+def test_lstm_calibration_range_is_the_span_of_the_shapes_the_bench_fits() -> None:
+    span = get_board("esp32s3").calibration_ranges["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert span.features == (min(s[1] for s in LSTM_SHAPES), max(s[1] for s in LSTM_SHAPES))
+    assert span.units == (min(s[2] for s in LSTM_SHAPES), max(s[2] for s in LSTM_SHAPES))
+    assert str(len(LSTM_SHAPES)) in span.source
+
+
+def test_the_lstm_fit_recovers_per_mac_per_unit_step_and_per_step_terms() -> None:
+    from latency_model import _fit, lstm
+
+    from toolkit.model.work import model_work
+
+    works = [model_work(load_model(lstm(*shape)))[0] for shape in LSTM_SHAPES]
+    truth = {"per_mac": 0.5, "per_unit_step": 50.0, "per_step": 120.0}
+    rows = [((truth["per_mac"] * w.macs + truth["per_unit_step"] * w.output_elements + truth["per_step"] * w.steps)
+             * 1e-9, w) for w in works]
+    fitted, worst = _fit("UNIDIRECTIONAL_SEQUENCE_LSTM", rows)
+    assert fitted == pytest.approx(truth, rel=1e-6) and worst < 1e-6

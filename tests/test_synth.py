@@ -25,3 +25,15 @@ def test_synthetic_model_parses_and_runs_equal_on_the_virtual_board(tmp_path) ->
     with Session.open("vdev://esp32s3?realtime=0") as session:
         summary = run_bench(session, model, samples, BenchPlan(4), ResultsStore(tmp_path / "r.sqlite"), "vdev")
     assert summary["outputs_match_reference"]
+
+
+def test_synthetic_lstm_runs_equal_on_the_virtual_board(tmp_path) -> None:
+    from stateful_models import lstm_model
+
+    model = load_model(lstm_model())
+    assert model.op_names[0] == "UNIDIRECTIONAL_SEQUENCE_LSTM"
+    rng = np.random.default_rng(1)
+    samples = [rng.integers(-128, 128, (1, 12, 10), dtype=np.int8) for _ in range(3)]
+    with Session.open("vdev://esp32s3?realtime=0") as session:
+        summary = run_bench(session, model, samples, BenchPlan(3), ResultsStore(tmp_path / "r.sqlite"), "vdev")
+    assert summary["outputs_match_reference"]

@@ -28,8 +28,22 @@ published MobileNetV3 time with ESP-NN): ESP-NN's ANSI C port of TFLM's referenc
 the ESP32-P4, 703,970 ticks for 12,544 elements = 56.1 per element (ESP-NN README; the ESP32-S3
 table has no hard-swish row). MobileNetV3 Small is the held-out check (26000 ms plain C, 1434 ms
 with ESP-NN and the arena in PSRAM, ESP-NN README); SUB, LEAKY_RELU and MEAN are host-timed only,
-as are UNIDIRECTIONAL_SEQUENCE_LSTM (a Keras LSTM, 16 units, 10 steps: gates, cell and hidden
-state per MAC of its weights) and SVDF (64 filters, memory 16), timed whole and scaled the same way.
+as is SVDF (64 filters, memory 16), timed whole and scaled the same way.
+UNIDIRECTIONAL_SEQUENCE_LSTM runs TFLite-Micro's reference code in both builds (esp-tflite-micro has
+no ESP-NN LSTM: lstm_eval.cc calls reference_integer_ops::FullyConnected, Logistic, Tanh and
+MulElementwise). Its kernel loops over time steps; each step runs, per gate (4), an input and a
+recurrent fully-connected product (int8 x int8 -> int16), an add and a sigmoid or tanh on int16;
+then two muls, an add and a clip for the cell and a tanh and a mul for the hidden state. So its cost
+is steps x (MACs per step x per_mac + units x per_unit_step + per_step), the three terms fitted on
+14 builder LSTMs (1-32 steps, 8-320 features, 4-256 units) timed on the host and scaled by person
+detection as above (`bench/latency_model.py --calibrate --kind UNIDIRECTIONAL_SEQUENCE_LSTM
+--rounds 7`; the figures below are the quietest of three runs on a loaded 2-core host, which gave
+per MAC 49.5-51.0, per unit and step 5033-5637, per step 6382-11426; worst error on the fitted
+shapes 5-23%, on four held-out LSTMs within 13%). They replace one per-MAC figure (101) timed on a
+single 16-unit LSTM, which charged a large LSTM's every MAC with a small one's elementwise work
+(1.9 times the new figure for a 257-feature, 128-unit LSTM; within 10% of it for the 16-unit one).
+The host has no flash: an LSTM whose weights exceed the flash cache (read again every step) is
+estimated without the misses and tagged extrapolated, as is one outside the fitted shapes.
 Current (ESP32-S3 datasheet, 240 MHz, modem sleep, peripheral clocks on, as USB-serial needs):
 idle 47.6 mA, one core busy 65.9 mA, one core with 128-bit data access 87.9 mA; flash access
 adds about 10 mA (weights are read from the memory-mapped model partition).
@@ -39,7 +53,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from toolkit.boards.base import Board, KernelCost, OpWork
+from toolkit.boards.base import Board, CalibrationRange, KernelCost, OpWork
 
 ESP32S3_KERNEL_COSTS: dict[str, KernelCost] = {
     # kind: unit, plain C per unit, ESP-NN per unit, SIMD, plain C per output, plain C per output x tap
@@ -54,7 +68,7 @@ ESP32S3_KERNEL_COSTS: dict[str, KernelCost] = {
     "HARD_SWISH": KernelCost("element", 56.1, 56.1, False),
     "LEAKY_RELU": KernelCost("element", 266.0, 266.0, False),
     "MEAN": KernelCost("input", 508.0, 508.0, False),
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": KernelCost("mac", 101.0, 101.0, False),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": KernelCost("mac", 51.0, 51.0, False, per_step=11426.0, per_unit_step=5033.0),
     "SVDF": KernelCost("mac", 52.0, 52.0, False),
     # not calibrated: assumed figures, the same code in both builds unless an ESP-NN kernel exists
     "SOFTMAX": KernelCost("element", 150.0, 150.0 / 1.4, False),
@@ -76,9 +90,17 @@ ESP32S3_KERNEL_COSTS: dict[str, KernelCost] = {
 ESP32S3_COST_BASIS: dict[str, str] = {
     **dict.fromkeys(("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                      "MUL", "HARD_SWISH"), "published"),
-    **dict.fromkeys(("SUB", "LEAKY_RELU", "MEAN", "SVDF"), "host-timed"),
-    # timed on one 16-unit, 10-step LSTM and scaled per MAC: larger or longer LSTMs may differ a lot
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "host-timed (one small LSTM)",
+    **dict.fromkeys(("SUB", "LEAKY_RELU", "MEAN", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"), "host-timed"),
+}
+# Without ESP-NN the calibrated kinds run the reference kernels, whose constants are host-timed
+# (HARD_SWISH's figure is ESP-NN's ANSI C port, published, in both builds).
+ESP32S3_PLAIN_C_COST_BASIS: dict[str, str] = dict.fromkeys(
+    ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL"), "host-timed")
+# The shapes the recurrent fits saw (bench/latency_model.py LSTM_SHAPES); steps need no range: the
+# kernel's cost is a loop over them.
+ESP32S3_CALIBRATION_RANGES: dict[str, CalibrationRange] = {
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": CalibrationRange(units=(4, 256), features=(8, 320),
+                                                     source="14 LSTMs timed on the host"),
 }
 
 
@@ -97,6 +119,9 @@ class Esp32S3Board(Board):
     flash_cycles_per_weight_byte: float = 0.75  # QPI 80 MHz through the 32 KB cache, mostly hits
     kernel_costs: dict[str, KernelCost] = field(default_factory=lambda: dict(ESP32S3_KERNEL_COSTS))
     cost_basis: dict[str, str] = field(default_factory=lambda: dict(ESP32S3_COST_BASIS))
+    plain_c_cost_basis: dict[str, str] = field(default_factory=lambda: dict(ESP32S3_PLAIN_C_COST_BASIS))
+    calibration_ranges: dict[str, CalibrationRange] = field(default_factory=lambda: dict(ESP32S3_CALIBRATION_RANGES))
+    flash_cache_bytes: int = 32 * 1024  # data cache before the mapped model partition (IDF default; 64 KB selectable)
     idle_current_ma: float = 47.6
     busy_current_ma: float = 65.9
     simd_current_ma: float = 87.9

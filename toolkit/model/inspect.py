@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from toolkit.boards import Board
+from toolkit.boards.base import CONFIDENCE_ORDER
 from toolkit.boards.firmware import ESP_NN_COMPONENTS, firmware_ops
 from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
@@ -63,6 +64,8 @@ class OpReport:
     options: dict = field(default_factory=dict)
     computes_in_float: bool = False  # runs TFLM's reference float kernel: no ESP-NN, plain C cost
     estimate_basis: str = "assumed"  # how the op kind's cost was found (published, host-timed, assumed)
+    confidence: str = "assumed"  # how sure the estimate is: measured, modelled, extrapolated, assumed
+    confidence_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,20 @@ class InspectReport:
     def float_ops(self) -> list[OpReport]:
         return [op for op in self.ops if op.computes_in_float]
 
+    def latency_confidence(self) -> dict[str, dict]:
+        """Per op kind: the least sure of its ops' confidence tags, with the reasons and how many ops."""
+        kinds: dict[str, dict] = {}
+        for op in self.ops:
+            entry = kinds.setdefault(op.kind, {"confidence": op.confidence, "basis": op.estimate_basis, "ops": 0,
+                                               "estimated_ms": 0.0, "reasons": []})
+            entry["ops"] += 1
+            entry["estimated_ms"] += op.estimated_us / 1000
+            if CONFIDENCE_ORDER.index(op.confidence) > CONFIDENCE_ORDER.index(entry["confidence"]):
+                entry["confidence"], entry["reasons"] = op.confidence, []
+            if op.confidence == entry["confidence"]:
+                entry["reasons"] += [r for r in op.confidence_reasons if r not in entry["reasons"]]
+        return kinds
+
     def to_json(self) -> dict:
         from toolkit.model.verdict import verdict
 
@@ -171,6 +188,7 @@ class InspectReport:
             "arena_offline_plan": self.offline_plan,
             "verdict": verdict(self).to_json(),
             "float_ops": len(self.float_ops),
+            "latency_confidence": self.latency_confidence(),
             **({"arena_plan": self.arena_plan.to_json()} if self.arena_plan is not None else {}),
         }
 
@@ -219,12 +237,12 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
     ops, int8_us = [], 0.0
     for op in model.ops:
         work = op_work(model, op)
-        estimate = board.estimate(work, esp_nn)
+        estimate, confidence = board.estimate(work, esp_nn), board.confidence(work, esp_nn)
         int8_us += board.estimate(replace(work, float_kernel=False), True).microseconds
         out_shape = list(model.tensors[op.outputs[0]].shape) if op.outputs else []
         ops.append(OpReport(op.index, op.kind, out_shape, work.macs, work.weight_bytes, estimate.cycles,
                             estimate.microseconds, op.kind in registered, dict(op.options), work.float_kernel,
-                            board.estimate_basis(op.kind)))
+                            board.estimate_basis(op.kind, esp_nn), confidence.tag, list(confidence.reasons)))
     flash = image_size(model.size)
     budgets = [
         Budget("model image vs model slot (flash)", flash, board.model_slot_bytes),

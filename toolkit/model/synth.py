@@ -219,6 +219,25 @@ class ModelBuilder:
         inputs = [x, weights_feature, weights_time, bias, state]
         return self._op("SVDF", inputs, [out], s.BuiltinOptions.SVDFOptions, opt)
 
+    def lstm(self, x: int, units: int) -> int:
+        """TFLM's int8 UNIDIRECTIONAL_SEQUENCE_LSTM over x [batch, steps, features]: int8 gate weights,
+        int32 biases, an int8 hidden state and an int16 cell state (both variable tensors), no
+        peephole, projection or layer norm (TFLM supports none); the whole sequence comes out."""
+        s = self.s
+        batch, steps, features = self.shapes[x]
+        hidden = self._tensor((batch, units), INT8, 1 / 128, 0, variable=True)
+        weights = [self._tensor(shape, INT8, 0.004, 0, self.rng.integers(-127, 128, shape, dtype=np.int8))
+                   for shape in [(units, features)] * 4 + [(units, units)] * 4]
+        biases = [self._tensor((units,), INT32, self.scales[x] * 0.004, 0,
+                               self.rng.integers(-2000, 2000, units, dtype=np.int32)) for _ in range(4)]
+        cell = self._tensor((batch, units), INT16, 2.0 ** -11, 0, variable=True)  # TFLM wants a power of two
+        out = self._tensor((batch, steps, units), INT8, 1 / 128, 0)
+        opt = s.UnidirectionalSequenceLSTMOptionsT()
+        opt.fusedActivationFunction = s.ActivationFunctionType.TANH
+        inputs = [x, *weights, -1, -1, -1, *biases, -1, -1, hidden, cell, -1, -1, -1, -1]
+        return self._op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [out],
+                        s.BuiltinOptions.UnidirectionalSequenceLSTMOptions, opt)
+
     def binary(self, kind: str, a: int, b: int) -> int:
         """An elementwise op of two same-shaped int8 tensors (SUB, MAXIMUM, MINIMUM, ...)."""
         s = self.s

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from toolkit.boards import BOARDS, Board, get_board
+from toolkit.boards.base import CONFIDENCE_ORDER
 
 
 @dataclass(frozen=True)
@@ -57,4 +58,22 @@ def verdict(report) -> Verdict:
                      f"float kernels run them, not ESP-NN's int8 ones: about {report.estimated_latency_ms:,.2f} ms "
                      f"against {report.int8_latency_ms:,.2f} ms as a full-integer int8 model (float costed as plain C, "
                      "not calibrated)")
+    lines += confidence_lines(report)
     return Verdict(fits, runs, tuple(lines))
+
+
+def confidence_lines(report) -> list[str]:
+    """How sure the latency estimate is per op kind, and why an extrapolated kind's figure is rough."""
+    kinds = report.latency_confidence()
+    if not kinds:
+        return []
+    by_tag: dict[str, list[str]] = {}
+    for kind, entry in kinds.items():
+        by_tag.setdefault(entry["confidence"], []).append(kind)
+    lines = ["latency estimate per op kind: " + "; ".join(f"{tag} for {', '.join(by_tag[tag])}"
+                                                        for tag in CONFIDENCE_ORDER if tag in by_tag)]
+    for kind, entry in kinds.items():
+        if entry["confidence"] == "extrapolated":
+            lines.append(f"{kind}'s {entry['estimated_ms']:,.2f} ms is extrapolated, a rough figure: "
+                         + "; ".join(entry["reasons"]))
+    return lines

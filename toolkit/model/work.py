@@ -26,15 +26,26 @@ def op_work(model: TFLiteModel, op: OpInfo) -> OpWork:
         macs = batches * units * depth
         in_channels = depth
     elif op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(op.inputs) == 24 and len(ins[0].shape) == 3:
-        # every step multiplies the gates' input and recurrent weights (inputs 1-8) and the projection (16)
-        batch, steps = ins[0].shape[:2] if not op.options.get("timeMajor") else ins[0].shape[1::-1]
-        weights = [tensors[op.inputs[i]] for i in (*range(1, 9), 16) if op.inputs[i] >= 0]
-        macs = batch * steps * sum(w.elements for w in weights)
+        return _lstm_work(model, op, out_elems, in_elems, weight_bytes)
     elif op.kind == "SVDF" and len(ins) >= 3:
         macs = ins[0].shape[0] * (ins[1].elements + ins[2].elements)  # feature, then time weights, per batch
     elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
         kernel = int(op.options.get("filterHeight", 1)) * int(op.options.get("filterWidth", 1))
     return OpWork(op.kind, macs, out_elems, in_elems, weight_bytes, in_channels, kernel, computes_in_float(model, op))
+
+
+def _lstm_work(model: TFLiteModel, op: OpInfo, out_elems: int, in_elems: int, weight_bytes: int) -> OpWork:
+    """TFLM's kernel (lstm_eval.h, EvalLstm) loops over batch x time steps (time-major: time steps, each
+    over the batch); every step multiplies the four gates' input and recurrent weights (inputs 1-8)."""
+    tensors = model.tensors
+    batch, time, features = tensors[op.inputs[0]].shape
+    if op.options.get("timeMajor"):
+        batch, time = time, batch
+    weights = [tensors[op.inputs[i]] for i in (*range(1, 9), 16) if op.inputs[i] >= 0]
+    units = tensors[op.inputs[1] if op.inputs[1] >= 0 else op.inputs[2]].shape[0]
+    return OpWork(op.kind, batch * time * sum(w.elements for w in weights), out_elems, in_elems, weight_bytes,
+                  features, 1, computes_in_float(model, op),
+                  steps=time if op.options.get("timeMajor") else batch * time, units=units)
 
 
 FLOAT_BOUNDARY_OPS = ("QUANTIZE", "DEQUANTIZE")  # convert at the graph's edges; not float arithmetic
