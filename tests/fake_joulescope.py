@@ -1,5 +1,5 @@
-"""A stand-in for the ``joulescope`` package (v1 API, 1.1.15 as pinned by the power extra; 1.5.0 has the same) at the boundary our driver uses, in place
-of the hardware: ``scan(name=None, config=None)`` gives devices whose ``open``, ``close``,
+"""A stand-in for the ``joulescope`` package (v1 API: 1.1.15, the power extra's pin, and 1.5.0 agree) at
+the boundary our driver uses, in place of the hardware: ``scan(name=None, config=None)`` gives devices whose ``open``, ``close``,
 ``parameter_set``, ``stream_process_register/unregister``, ``start``, ``stop``, ``stream_buffer``
 (``sample_id_range``, ``samples_get(start, stop, fields)`` -> {"time": ..., "signals": {field:
 {"value", "units"}}}) and ``output_sampling_frequency`` behave as the package's
