@@ -166,3 +166,36 @@ def test_the_fake_stands_for_the_real_packages_names():
         option_names = [alias for option in PARAMETERS_DICT[name].options for alias in
                         [option[0], option[1], *(option[2] if len(option) > 2 else [])]]
         assert value in option_names, name
+
+
+def test_our_stream_copy_reads_the_real_packages_stream_buffer():
+    """Where joulescope is installed: the package's own StreamBuffer, fed as its driver feeds it (2 MS/s
+    decimated by 20 on the instrument, GPIs as packed bits), with a span it never received."""
+    pytest.importorskip("joulescope")
+    from joulescope.v1.stream_buffer import StreamBuffer
+
+    from toolkit.power.joulescope import StreamCopy
+
+    buffer = StreamBuffer(1.0, 2_000_000, "js220", output_frequency=100_000)
+    n, first = 4000, 123_456 * 20
+    amps = np.linspace(0.01, 0.05, n).astype(np.float32)
+    gpi0 = (np.arange(n) % 100 < 30).astype(np.uint8)
+
+    def put(sample_id: int, amps: np.ndarray, gpi0: np.ndarray) -> None:
+        for (field, index), data in {(1, 0): amps, (2, 0): np.full(len(amps), 3.3, np.float32), (3, 0): amps * 3.3,
+                                     (4, 0): np.full(len(amps), 2, np.uint8),
+                                     (5, 0): np.packbits(gpi0, bitorder="little"),
+                                     (5, 1): np.packbits(np.zeros(len(amps), np.uint8), bitorder="little")}.items():
+            buffer.insert("s/x/!data", {"field_id": field, "index": index, "sample_id": sample_id, "data": data,
+                                        "sample_rate": 2_000_000, "decimate_factor": 20})
+
+    put(first, amps, gpi0)
+    copy = StreamCopy(100_000.0)
+    copy.stream_notify(buffer)
+    put(first + (n + 504) * 20, amps, gpi0)  # 504 samples never arrived (a multiple of 8: the GPIs are bits)
+    copy.stream_notify(buffer)
+    trace = copy.trace(10.0, "joulescope:JS220-000415")
+    assert len(trace) == 2 * n and trace.gaps == [(n, 504)]
+    assert np.allclose(trace.current_ma, np.tile(amps, 2) * 1000) and np.allclose(trace.voltage_v, 3.3)
+    assert np.array_equal(trace.logic & 1, np.tile(gpi0, 2))
+    assert trace.time_s[n] - trace.time_s[n - 1] == pytest.approx(505 / 100_000)
