@@ -15,7 +15,7 @@ import pytest
 import fake_joulescope
 from fake_joulescope import FakeDevice
 from toolkit.cli import main
-from toolkit.power.errors import MeterNotFound, PowerError, WrongDevice
+from toolkit.power.errors import MeterNotFound, PowerError, SaturatedTrace, WrongDevice
 from toolkit.power.meter import make_meter
 from toolkit.power.windows import energy_per_inference
 
@@ -89,6 +89,18 @@ def test_a_span_the_buffer_overwrote_before_it_was_read_is_counted_lost(joulesco
     assert trace.lost_samples >= 0.1 * 100_000
     assert sum(missing for _, missing in trace.gaps) == trace.lost_samples
     assert len(trace) + trace.lost_samples == pytest.approx((trace.time_s[-1] - trace.time_s[0]) * 100_000 + 1)
+
+
+def test_current_at_the_top_ranges_full_scale_is_a_saturated_trace(joulescope):
+    def overloaded(since_start_s):
+        amps, gpi0 = pulses(since_start_s)
+        return np.where(gpi0.astype(bool) & (since_start_s > 0.5), 10.0, amps), gpi0  # a short on the board
+
+    joulescope(FakeDevice(overloaded))
+    trace = capture(make_meter("joulescope"), 0.8)
+    assert trace.saturated.any() and not trace.saturated[trace.time_s < trace.time_s[0] + 0.45].any()
+    with pytest.raises(SaturatedTrace, match="range was exceeded in"):
+        energy_per_inference(trace)
 
 
 def test_the_serial_picks_one_of_several(joulescope):
@@ -194,7 +206,7 @@ def test_our_stream_copy_reads_the_real_packages_stream_buffer():
     copy.stream_notify(buffer)
     put(first + (n + 504) * 20, amps, gpi0)  # 504 samples never arrived (a multiple of 8: the GPIs are bits)
     copy.stream_notify(buffer)
-    trace = copy.trace(10.0, "joulescope:JS220-000415")
+    trace = copy.trace("joulescope:JS220-000415")
     assert len(trace) == 2 * n and trace.gaps == [(n, 504)]
     assert np.allclose(trace.current_ma, np.tile(amps, 2) * 1000) and np.allclose(trace.voltage_v, 3.3)
     assert np.array_equal(trace.logic & 1, np.tile(gpi0, 2))

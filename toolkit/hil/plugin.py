@@ -19,11 +19,13 @@ import pytest
 
 from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
+from toolkit.harness.power import PowerPlan
 from toolkit.hil.baseline import Baseline, BaselineError, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
 from toolkit.hil.health import HEALTH_MODEL, BoardHealth, check_pool, load_or_check, read_health
 from toolkit.hil.results import RunResults, merge_parts
 from toolkit.hil.suite import SuiteModel, suite_models
+from toolkit.power import make_meter
 from toolkit.power.errors import PowerError
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ class HilRun:
         self.records: dict[str, dict] = {}
         self.improvements: list[str] = []
         self._health: dict[str, BoardHealth] | None = None
-        self._power = None  # the PowerPlan of --espml-power, opened beside the first board it measures
+        self._power: PowerPlan | None = None  # --espml-power's meter, opened beside the board it measures
 
     @property
     def store(self) -> ResultsStore:
@@ -197,16 +199,13 @@ class HilRun:
             self.baselines[key] = Baseline.for_board(folder, *key)
         return self.baselines[key]
 
-    def power(self):
+    def power(self) -> PowerPlan | None:
         """The meter --espml-power names, opened once (after the board: a virtual PPK2 stands beside a
         virtual board); None without the option. A meter that cannot open fails the test in one line."""
         spec = option(self.config, "power")
         if not spec:
             return None
         if self._power is None:
-            from toolkit.harness.power import PowerPlan
-            from toolkit.power import make_meter
-
             try:
                 meter = make_meter(spec)
                 meter.open()
@@ -283,8 +282,7 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
             deploy(board.port, model)
         plan = BenchPlan(count, 1, labels, model_name=target.name, label=request.node.nodeid)
         try:
-            session = board.open()
-            summary = run_bench(session, model, samples, plan, run.store, board.port,
+            summary = run_bench(board.open(), model, samples, plan, run.store, board.port,
                                 _progress_log(f"{target.name} on {board.where}"), power=run.power())
         except PowerError as exc:
             pytest.fail(f"{target.name} on {board.where} gave no energy figure: {exc.message} ({exc.hint})", False)

@@ -19,7 +19,8 @@ from toolkit.power.errors import MeterNotFound, PowerError, WrongDevice
 from toolkit.power.trace import Trace
 
 RATE_HZ = 100_000  # the rate we ask for (the instruments decimate 2 MS/s on board)
-FULL_SCALE_A = {"js110": 3.0, "js220": 10.0}  # the top current range's full scale
+MODELS = ("js110", "js220")
+FULL_SCALE_A = 10.0  # the top current range of both ("10 A" in the package's i_range options)
 FIELDS = ["current", "voltage", "current_lsb", "voltage_lsb"]  # current_lsb / voltage_lsb carry GPI0 / GPI1
 HINT_SCAN = "plug the Joulescope in (USB), close the Joulescope UI, which holds it, and give joulescope[:SERIAL]"
 
@@ -57,7 +58,7 @@ class StreamCopy:
             self.next_id = end
         return False  # never asks the package to stop streaming
 
-    def trace(self, full_scale_a: float, source: str) -> Trace:
+    def trace(self, source: str) -> Trace:
         """What was copied out; NaN samples (never received) and overwritten spans become gaps."""
         with self.lock:
             chunks, self.chunks = self.chunks, []
@@ -70,7 +71,7 @@ class StreamCopy:
         steps = np.diff(ids, prepend=self.first_id - 1)
         gaps = [(int(i), int(steps[i] - 1)) for i in np.flatnonzero(steps > 1)]
         return Trace(self.t0 + (ids - self.first_id) / self.rate_hz, amps * 1000.0, volts, logic,
-                     np.abs(amps) >= full_scale_a, self.rate_hz, False, source, gaps)
+                     np.abs(amps) >= FULL_SCALE_A, self.rate_hz, False, source, gaps)
 
 
 class JoulescopeMeter:
@@ -97,7 +98,7 @@ class JoulescopeMeter:
             raise PowerError(f"{len(devices)} Joulescopes are plugged in ({names})",
                              f"give one: joulescope:{devices[0].serial_number}")
         device = devices[0]
-        if device.model not in FULL_SCALE_A:
+        if device.model not in MODELS:
             raise WrongDevice(f"{device} is a {device.model}, not a JS110 or JS220", "give the serial of a JS110 or JS220")
         try:
             device.open()
@@ -129,7 +130,7 @@ class JoulescopeMeter:
             self._copy.stream_notify(self.device.stream_buffer)  # the tail that came before the stop
 
     def samples(self) -> Trace:
-        return self._copy.trace(FULL_SCALE_A[self.device.model], f"joulescope:{self.device}")
+        return self._copy.trace(f"joulescope:{self.device}")
 
     def close(self) -> None:
         if self.device is not None:
