@@ -494,8 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true",
                    help="then time every op of one more inference on the board, next to inspect's estimate")
     p.add_argument("--power", metavar="METER",
-                   help="energy per inference from a meter on the supply: ppk2:PORT, ina "
-                        "(the board's INA219/INA226) or replay:FILE (a saved trace); docs/power.md has the wiring")
+                   help="energy per inference from a meter on the supply: ppk2:PORT, joulescope[:SERIAL] "
+                        "(the power extra), ina (the board's INA219/INA226) or replay:FILE (a saved trace); "
+                        "docs/power.md has the wiring")
     p.add_argument("--no-marker", action="store_true",
                    help="no marker GPIO wired to the meter: place windows by the board's latency (approximate)")
     p.add_argument("--power-group", type=int, metavar="N",

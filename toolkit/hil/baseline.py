@@ -3,11 +3,15 @@
 One JSON file per board kind, firmware version and kind of figure (simulated or measured), so a
 diff shows what changed; simulated and measured figures never meet. A figure outside its
 tolerance in the bad direction is a regression; in the good direction, an improvement (reported,
-and written by ``--espml-update-baseline``).
+and written by ``--espml-update-baseline``). Energy from a meter on the supply (``--espml-power``)
+is judged by its median over windows and recorded with its spread; a meter's simulated figures
+(the virtual PPK2) are never judged against a measured baseline, nor measured ones against a
+simulated baseline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import math
@@ -26,6 +30,7 @@ class Figure:
     unit: str
     lower_is_better: bool | None  # None: must be equal
     tolerance: dict  # {"rel": f} | {"abs": x} | {"exact": True}
+    spread: str | None = None  # dotted path of the figure's spread over windows, recorded beside it
 
 
 FIGURES = (
@@ -38,6 +43,7 @@ FIGURES = (
     Figure("stack_high_water_bytes", "B", False, {"abs": 256}),
     Figure("current_ma.mean", "mA", True, {"rel": 0.10}),
     Figure("energy_uj_per_inference", "uJ", True, {"rel": 0.10}),
+    Figure("power.energy_uj", "uJ", True, {"rel": 0.10}, spread="power.spread_uj"),  # a meter's, above idle
 )
 
 
@@ -52,6 +58,7 @@ class Verdict:
     baseline: float | bool | None
     tolerance: dict
     outcome: str  # "ok", "regressed", "improved", "new"
+    spread: dict | None = None  # the figure's spread over windows (min, p10, p90, max, stdev), when it has one
 
     @property
     def change_pct(self) -> float | None:
@@ -67,8 +74,9 @@ class Verdict:
                 f"({change}tolerance {_tolerance_text(self.tolerance)})")
 
     def as_dict(self) -> dict:
+        spread = {"spread": self.spread} if self.spread is not None else {}
         return {"value": self.value, "baseline": self.baseline, "tolerance": self.tolerance, "verdict": self.outcome,
-                "unit": self.figure.unit, "change_pct": self.change_pct}
+                "unit": self.figure.unit, "change_pct": self.change_pct, **spread}
 
 
 def _fmt(value) -> str:
@@ -148,19 +156,28 @@ class Baseline:
         return data.get("models", {})
 
     def check(self, model: str, summary: dict) -> list[Verdict]:
+        power = summary.get("power")
+        if power is not None and bool(power.get("simulated")) != self.simulated:
+            kind = "simulated" if power.get("simulated") else "measured"
+            raise BaselineError(f"{power.get('meter')} gave {kind} energy figures; {self.path.name} holds "
+                                f"{'simulated' if self.simulated else 'measured'} ones, and the two are never compared",
+                                "measure a real board with a real meter, a virtual board with the virtual PPK2")
         entries = self.models.get(model, {})
         verdicts = []
         for figure in FIGURES:
             value = figure_value(summary, figure.name)
             if value is not None:
-                verdicts.append(judge(figure, value, entries.get(figure.name)))
+                verdict = judge(figure, value, entries.get(figure.name))
+                spread = figure_value(summary, figure.spread) if figure.spread else None
+                verdicts.append(dataclasses.replace(verdict, spread=spread) if spread is not None else verdict)
         return verdicts
 
     def record(self, model: str, verdicts: list[Verdict], regressions_too: bool = False) -> None:
         """Write new and improved figures (and, when asked, regressed ones: an intended change)."""
         for verdict in verdicts:
             if verdict.outcome in ("new", "improved") or (regressions_too and verdict.outcome == "regressed"):
-                entry = {"value": verdict.value, **verdict.tolerance}
+                entry = {"value": verdict.value, **verdict.tolerance,
+                         **({"spread": verdict.spread} if verdict.spread is not None else {})}
                 self._updates.setdefault(model, {})[verdict.figure.name] = entry
                 self.models.setdefault(model, {})[verdict.figure.name] = entry
 

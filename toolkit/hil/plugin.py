@@ -4,6 +4,7 @@ Registered through the ``pytest11`` entry point, so ``pip install espml`` is eno
 (``--espml-*``, each also an ini key ``espml_*``) say which boards to use and where baselines and
 reports go; fixtures ``board``, ``bench`` and ``baseline`` give tests a board, a benchmark on it,
 and a verdict against the baseline of its kind. Without a port, it uses ``vdev://esp32s3``.
+``--espml-power SPEC`` puts a meter on the (one) board's supply for every benchmark.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import pytest
 
 from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
-from toolkit.hil.baseline import Baseline, Verdict
+from toolkit.harness.power import PowerPlan
+from toolkit.hil.baseline import Baseline, BaselineError, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
 from toolkit.hil.health import HEALTH_MODEL, BoardHealth, check_pool, load_or_check, read_health
 from toolkit.hil.results import RunResults, merge_parts
 from toolkit.hil.suite import SuiteModel, suite_models
+from toolkit.power import make_meter
+from toolkit.power.errors import PowerError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ OPTIONS = {  # name: (help, kind)
     "n": ("inferences per benchmark (default 20)", "int"),
     "target": ("espml (our ESP-IDF firmware, the default) or micropython (the agent is deployed with each model)",
                "str"),
+    "power": ("a meter on the board's supply, as espml bench --power: ppk2:PORT, joulescope[:SERIAL], ina or "
+              "replay:FILE; energy per inference (median and spread) joins the figures and the baseline", "str"),
     "each_board": ("matrix mode: every test that takes a board runs on every board (board qualification); "
                    "without it, spread mode: each test on the next free board", "flag"),
 }
@@ -74,6 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.pluginmanager.register(BoardVerdicts(), "espml-board-verdicts")
+    if option(config, "power") and (len(option(config, "port") or []) > 1 or option(config, "ports_file")):
+        raise pytest.UsageError("--espml-power measures one board's supply: give one --espml-port")
     worker = getattr(config, "workerinput", None)
     config.stash[_RUN_ID] = worker["espml_run"] if worker and "espml_run" in worker else uuid.uuid4().hex[:12]
 
@@ -111,6 +119,7 @@ class HilRun:
         self.records: dict[str, dict] = {}
         self.improvements: list[str] = []
         self._health: dict[str, BoardHealth] | None = None
+        self._power: PowerPlan | None = None  # --espml-power's meter, opened beside the board it measures
 
     @property
     def store(self) -> ResultsStore:
@@ -190,10 +199,27 @@ class HilRun:
             self.baselines[key] = Baseline.for_board(folder, *key)
         return self.baselines[key]
 
+    def power(self) -> PowerPlan | None:
+        """The meter --espml-power names, opened once (after the board: a virtual PPK2 stands beside a
+        virtual board); None without the option. A meter that cannot open fails the test in one line."""
+        spec = option(self.config, "power")
+        if not spec:
+            return None
+        if self._power is None:
+            try:
+                meter = make_meter(spec)
+                meter.open()
+            except ToolkitError as exc:
+                pytest.fail(f"--espml-power {spec}: {exc.message} ({exc.hint})", False)
+            self._power = PowerPlan(meter, spec)
+        return self._power
+
     def record(self, item: pytest.Item) -> dict:
         return self.records.setdefault(item.nodeid, {"nodeid": item.nodeid, "outcome": "running", "figures": {}})
 
     def finish(self) -> None:
+        if self._power is not None:
+            self._power.meter.close()
         for baseline in self.baselines.values():
             baseline.save()
         self.results.tests = list(self.records.values())
@@ -257,7 +283,9 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
         plan = BenchPlan(count, 1, labels, model_name=target.name, label=request.node.nodeid)
         try:
             summary = run_bench(board.open(), model, samples, plan, run.store, board.port,
-                                _progress_log(f"{target.name} on {board.where}"))
+                                _progress_log(f"{target.name} on {board.where}"), power=run.power())
+        except PowerError as exc:
+            pytest.fail(f"{target.name} on {board.where} gave no energy figure: {exc.message} ({exc.hint})", False)
         except DeviceError as exc:
             pytest.fail(f"{target.name} cannot run on {board.where}: {exc}", False)
         except (DeviceTimeout, BenchInterrupted) as exc:
@@ -290,7 +318,10 @@ class BaselineCheck:
 
     def check(self, model: str, summary: dict) -> list[Verdict]:
         baseline = self.run.baseline_for(self.board)
-        verdicts = baseline.check(model, summary)
+        try:
+            verdicts = baseline.check(model, summary)
+        except BaselineError as exc:
+            pytest.fail(f"{model}: {exc.message} ({exc.hint})", False)
         record = self.run.record(self.item)
         for verdict in verdicts:
             record["figures"][verdict.figure.name] = verdict.as_dict()

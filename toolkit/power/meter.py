@@ -34,8 +34,9 @@ METERS: dict[str, tuple[str, str | None]] = {
     "ppk2": ("toolkit.power.ppk2:PPK2Meter", None),  # pyserial only, a base dependency
     "ina": ("toolkit.power.ina:InaMeter", None),
     "replay": ("toolkit.power.replay:ReplayMeter", None),
+    "joulescope": ("toolkit.power.joulescope:JoulescopeMeter", "power"),  # the joulescope package
 }
-USAGE = "give --power ppk2:PORT, ina or replay:FILE"
+USAGE = "give --power ppk2:PORT, joulescope[:SERIAL], ina or replay:FILE"
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

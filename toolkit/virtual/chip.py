@@ -6,6 +6,7 @@ cost and current models, heap and stack figures, and modelled faults. All of it 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ class FaultPlan:
     slow: float = 1.0  # Invoke() takes this many times the cost model's time (a slower build, say)
     corrupt_outputs: bool = False  # flip a bit of every output (a broken kernel, say)
     corrupt_op: int | None = None  # operator N's output wrong, the rest run on it (op_fault.py); None: no op
+    draw: float = 1.0  # each op draws this many times the current model's current above idle (a hungrier board)
 
 
 @dataclass
@@ -103,7 +105,7 @@ class SimulatedChip:
                 faulty = CorruptOp(model, self.faults.corrupt_op)
             except ModelError as exc:
                 raise LoadFailed("MODEL_INVALID", f"corrupt_op cannot split this model: {exc.message}") from None
-        estimates = [self.board.estimate(work, self.esp_nn) for work in model_work(model)]
+        estimates = [self._drawn(self.board.estimate(work, self.esp_nn)) for work in model_work(model)]
         cycles = sum(e.cycles for e in estimates)
         mean = sum(e.cycles * e.current_ma for e in estimates) / cycles if cycles else self.board.idle_current_ma
         peak = max((e.current_ma for e in estimates), default=self.board.idle_current_ma)
@@ -116,6 +118,13 @@ class SimulatedChip:
             mean, peak, op_times, ([e.cycles * self.faults.slow / self.board.cpu_mhz for e in estimates],
                                    [e.current_ma for e in estimates]), [ctypes.create_string_buffer(t.nbytes) for t in model.inputs],
             [ctypes.create_string_buffer(t.nbytes) for t in model.outputs], faulty)
+
+    def _drawn(self, estimate):
+        """The estimate with its current above idle scaled by the ``draw`` fault."""
+        if self.faults.draw == 1.0:
+            return estimate
+        idle = self.board.idle_current_ma
+        return dataclasses.replace(estimate, current_ma=idle + (estimate.current_ma - idle) * self.faults.draw)
 
     def unload(self) -> None:
         self.loaded = None

@@ -48,6 +48,7 @@ class BoardOptions:
     reset_after: int | None = None
     reset_every: int | None = None  # reset after every N inferences since boot
     slow: float = 1.0  # scale the simulated Invoke() time
+    draw: float = 1.0  # scale the modelled current above idle
     corrupt_outputs: bool = False  # flip a bit of every output
     corrupt_op: int | None = None  # operator N's output is wrong, and so is what follows from it
     link: LinkFaults = LinkFaults()  # what the cable does to the bytes, each direction
@@ -87,7 +88,7 @@ class VirtualBoard:
         self.rom: RomLoader | None = None
         self.supply = SupplyLine(self.board.idle_current_ma, self.board.supply_volts)  # what a meter beside it sees
         self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs,
-                                opts.corrupt_op)
+                                opts.corrupt_op, opts.draw)
         self.boots = 0
         self._lines = (False, False)  # DTR, RTS as the host set them
         self._io0_low_seen = False

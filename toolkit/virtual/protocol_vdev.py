@@ -3,7 +3,7 @@
 Options: ``baud=N`` models a UART link at N baud 8N1 (default: native USB, unpaced);
 ``latency_us=N``; ``realtime=0`` answers INVOKE without waiting the simulated time;
 ``esp_nn=0``; ``arena_bytes=N`` and ``slot_bytes=N`` override the board's; ``model=PATH`` installs a model before boot; ``slow=X``
-scales the simulated Invoke() time and ``corrupt_outputs=1`` flips a bit of every output (regressions to
+scales the simulated Invoke() time, ``draw=X`` the modelled current above idle, and ``corrupt_outputs=1`` flips a bit of every output (regressions to
 catch), ``corrupt_op=N`` makes operator N's output wrong and runs the rest of the model on it (a
 faulty kernel, for ``espml bench --locate`` to find); link faults on both directions: ``flip=RATE`` (per bit), ``drop=RATE`` and ``dup=RATE`` (per
 byte), ``stall_ms=MS&stall_every=BYTES``, ``noise_every=N`` (boot-like text before every N-th write),
@@ -33,7 +33,7 @@ _SHARED_LOCK = threading.Lock()
 _INT_OPTIONS = ("baud", "latency_us", "slot_bytes", "arena_bytes", "hang_after", "reset_after", "reset_every",
                 "corrupt_op")
 _BOOL_OPTIONS = ("realtime", "esp_nn", "sync_enters_download", "corrupt_outputs")
-_FLOAT_OPTIONS = ("slow",)
+_FLOAT_OPTIONS = ("slow", "draw")
 _LINK_OPTIONS = {"flip": float, "drop": float, "dup": float, "stall_ms": float, "stall_every": int,
                  "noise_every": int, "wdt_every": int, "seed": int}
 _INT_OPTIONS_MORE = ("power_cut_after",)
@@ -66,6 +66,8 @@ def parse_url(url: str) -> tuple[BoardOptions, str | None, str | None]:
             kwargs["link"] = LinkFaults(**link)
     except ValueError:
         raise SerialException(f"vdev option values must be numbers: {parts.query}") from None
+    if kwargs.get("draw", 1.0) <= 0:
+        raise SerialException("vdev option draw scales the current above idle: give a number above 0")
     if kwargs.get("corrupt_op", 0) < 0:
         raise SerialException("vdev option corrupt_op counts operators from 0")
     for key in _BOOL_OPTIONS:
