@@ -18,7 +18,7 @@ find_python() {
 }
 
 ensure_env() {
-    local extras="convert,micropython-sim,report,test"
+    local extras="convert,micropython-sim,report,power,test"
     local stamp="$VENV/.espml-installed"
     local want
     want="$extras $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
