@@ -139,7 +139,9 @@ def signal_scratch(op: GraphOp) -> list[int]:
     return [fft_length * TYPE_SIZES[dtype]] if dtype is not None and fft_length is not None and fft_length > 0 else []
 
 
-def unmodelled_signal_ops(graphs: tuple[Subgraph, ...]) -> tuple[str, ...]:
-    """Custom codes of the signal ops whose arena use is not modelled, in first-use order."""
+def unmodelled_custom_ops(graphs: tuple[Subgraph, ...]) -> tuple[str, ...]:
+    """Codes of the custom ops whose arena use is not modelled (any outside the signal library, and
+    signal ops with options or shapes their kernels do not handle), in first-use order."""
     return tuple(dict.fromkeys(op.kind[len(PREFIX):] for graph in graphs for op in graph.ops
-                               if is_signal(op) and signal_buffers(graph, op, "host") is None))
+                               if op.kind.startswith(PREFIX)
+                               and (not is_signal(op) or signal_buffers(graph, op, "host") is None)))
