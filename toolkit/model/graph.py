@@ -49,7 +49,8 @@ class GraphOp:
     outputs: tuple[int, ...]
     intermediates: tuple[int, ...]
     calls: tuple[int, ...]  # subgraphs a control-flow op runs, in TFLM's visiting order
-    options: dict  # builtin options the planner reads; a custom op's flexbuffer map, in key order
+    options: dict  # the builtin options the planner reads
+    custom_options: bytes = b""  # a custom op's options as the flatbuffer holds them (a flexbuffer)
 
 
 @dataclass(frozen=True)
@@ -99,21 +100,6 @@ def _options(s, op, kind: str) -> tuple[dict, tuple[int, ...]]:
     return values, tuple(int(values[field]) for field in fields)
 
 
-def _custom_options(op) -> dict:
-    """A custom op's options: the flexbuffer map its kernel reads (keys in stored, sorted order), or
-    {} when they are absent or not a flexbuffer map."""
-    from flatbuffers import flexbuffers
-
-    if not op.CustomOptionsLength():
-        return {}
-    try:
-        options = flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes())
-    except (ValueError, KeyError, IndexError, TypeError, OverflowError, RecursionError, struct.error,
-            UnicodeDecodeError):
-        return {}
-    return options if isinstance(options, dict) else {}
-
-
 def _tensor(model, index: int, tensor, types: dict[int, str]) -> GraphTensor:
     dtype = types.get(tensor.Type(), f"UNKNOWN({tensor.Type()})")
     shape = _ints(tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
@@ -151,10 +137,10 @@ def read_subgraphs(data: bytes) -> tuple[Subgraph, ...]:
             for i in range(graph.OperatorsLength()):
                 op = graph.Operators(i)
                 kind = codes[op.OpcodeIndex()]
-                custom = kind.startswith("CUSTOM:")
-                options, calls = (_custom_options(op), ()) if custom else _options(s, op, kind)
+                options, calls = _options(s, op, kind)
+                custom = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
                 ops.append(GraphOp(i, kind, _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy()),
-                                   _ints(op.IntermediatesAsNumpy()), calls, options))
+                                   _ints(op.IntermediatesAsNumpy()), calls, options, custom))
             graphs.append(Subgraph(g, tensors, tuple(ops), _ints(graph.InputsAsNumpy()),
                                    _ints(graph.OutputsAsNumpy())))
     except (IndexError, TypeError, AttributeError, ValueError, struct.error) as exc:

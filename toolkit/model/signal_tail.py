@@ -1,9 +1,8 @@
 """What TFLite-Micro's signal-library kernels (signal/micro/kernels/*.cc) take from the arena.
 
 Each kernel's Init allocates its parameter structure and, for some, state sized from its
-flexbuffer options (read by index in key order, as FlexbufferWrapper does; the tensor type ``T``
-by key); Prepare allocates state sized from the input's shape; SignalRfft alone requests a
-scratch buffer. Every allocation goes through AllocatePersistentBuffer (16-byte aligned, as
+flexbuffer options (read as the kernel reads them: ``toolkit/model/flexbuffer.py``); Prepare
+allocates state sized from the input's shape; SignalRfft alone requests a scratch buffer. Every allocation goes through AllocatePersistentBuffer (16-byte aligned, as
 ``toolkit/model/tail.py`` replays). Structure sizes per runtime come from
 ``toolkit/model/signal_structs.py``; the formulas follow the sources:
 
@@ -13,13 +12,14 @@ scratch buffer. Every allocation goes through AllocatePersistentBuffer (16-byte 
   sizeof(kiss_fftr_state) + sizeof(kiss_fft_state) + cpx * (n - 1) + cpx * (n * 3 / 2);
   the float IRFFT adds its IrfftFloatState (signal/src/irfft_float.cc).
 
-A kernel whose options or shapes are outside what it handles (an unknown ``T``, a missing size
-option, a zero frame step) is not modelled: ``signal_buffers`` returns None and the arena
-figure is then a lower bound.
+A kernel whose options or shapes are outside what it handles (an unknown ``T``, a size option
+missing or negative, an FFT length or frame step that is not positive, an empty input) is not
+modelled: ``signal_buffers`` returns None and the arena figure is then a lower bound.
 """
 
 from __future__ import annotations
 
+from toolkit.model.flexbuffer import FlexbufferOptions
 from toolkit.model.graph import TYPE_SIZES, GraphOp, Subgraph
 from toolkit.model.signal_structs import STRUCTS
 
@@ -37,15 +37,15 @@ def is_signal(op: GraphOp) -> bool:
 
 
 def _option(op: GraphOp, index: int) -> int | None:
-    """FlexbufferWrapper::ElementAsInt32(index): the index-th value in key order, if an integer."""
-    values = list(op.options.values())
-    value = values[index] if index < len(values) else None
-    return int(value) if isinstance(value, int) and -2**31 <= value < 2**31 else None
+    """FlexbufferWrapper::ElementAsInt32(index) over the op's options (None: outside them)."""
+    options = FlexbufferOptions.parse(op.custom_options)
+    return options.element_as_int32(index) if options is not None else None
 
 
 def _type(op: GraphOp, types: dict[int, str]) -> str | None:
-    value = op.options.get("T")
-    return types.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    """The tensor type the ``T`` option names, of those the kernel takes."""
+    options = FlexbufferOptions.parse(op.custom_options)
+    return types.get(options.key_as_int32("T")) if options is not None else None
 
 
 def _shape(graph: Subgraph, op: GraphOp) -> tuple[int, ...] | None:
