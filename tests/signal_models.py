@@ -29,7 +29,7 @@ def _t(b: ModelBuilder, shape: tuple[int, ...], dtype: int, data: np.ndarray | N
     return b._tensor(shape, dtype, 1.0, 0, data)
 
 
-def _one(code: str, ins: list[tuple], outs: list[tuple], options: dict) -> Callable[[], bytes]:
+def one_op(code: str, ins: list[tuple], outs: list[tuple], options: dict) -> Callable[[], bytes]:
     """A one-op model: ``ins`` and ``outs`` are (shape, type[, constant data]); non-constant inputs
     are the model's inputs."""
     def build() -> bytes:
@@ -44,13 +44,13 @@ def _one(code: str, ins: list[tuple], outs: list[tuple], options: dict) -> Calla
 def _fft(code: str, dtype: int, length: int, batch: int = 1) -> Callable[[], bytes]:
     real, complex_ = (batch, length), (batch, 2 * (length // 2 + 1))
     ins, outs = (real, complex_) if code == "SignalRfft" else (complex_, real)
-    return _one(code, [(ins, dtype)], [(outs, dtype)], {"T": dtype, "fft_length": length})
+    return one_op(code, [(ins, dtype)], [(outs, dtype)], {"T": dtype, "fft_length": length})
 
 
 def _filter_bank(channels: int, bins: int = 33) -> Callable[[], bytes]:
     weights = np.full(bins, 2048, np.int16)
     starts = np.arange(channels + 1, dtype=np.int16)
-    return _one("SignalFilterBank",
+    return one_op("SignalFilterBank",
                 [((bins,), UINT32), ((bins,), INT16, weights), ((bins,), INT16, weights),
                  ((channels + 1,), INT16, starts), ((channels + 1,), INT16, starts),
                  ((channels + 1,), INT16, np.ones(channels + 1, np.int16))],
@@ -97,36 +97,36 @@ def front_end(samples: int = 512, channels: int = 40) -> bytes:
 
 
 SIGNAL_MODELS: dict[str, Callable[[], bytes]] = {
-    "delay": _one("SignalDelay", [((3, 16), INT16)], [((3, 16), INT16)], {"delay_length": 5}),
-    "energy": _one("SignalEnergy", [((66,), INT16)], [((33,), UINT32)], {"end_index": 33, "start_index": 0}),
-    "fft_auto_scale": _one("SignalFftAutoScale", [((64,), INT16)], [((64,), INT16), ((), INT32)], {}),
+    "delay": one_op("SignalDelay", [((3, 16), INT16)], [((3, 16), INT16)], {"delay_length": 5}),
+    "energy": one_op("SignalEnergy", [((66,), INT16)], [((33,), UINT32)], {"end_index": 33, "start_index": 0}),
+    "fft_auto_scale": one_op("SignalFftAutoScale", [((64,), INT16)], [((64,), INT16), ((), INT32)], {}),
     "filter_bank": _filter_bank(8),
     "filter_bank_40": _filter_bank(40, 257),
-    "filter_bank_log": _one("SignalFilterBankLog", [((8,), UINT32)], [((8,), INT16)],
+    "filter_bank_log": one_op("SignalFilterBankLog", [((8,), UINT32)], [((8,), INT16)],
                             {"input_correction_bits": 3, "output_scale": 64}),
-    "filter_bank_spectral_subtraction": _one(
+    "filter_bank_spectral_subtraction": one_op(
         "SignalFilterBankSpectralSubtraction", [((24,), UINT32)], [((24,), UINT32), ((24,), UINT32)],
         dict(SPECTRAL_SUBTRACTION, num_channels=24)),
-    "filter_bank_square_root": _one("SignalFilterBankSquareRoot",
+    "filter_bank_square_root": one_op("SignalFilterBankSquareRoot",
                                     [((8,), UINT64), ((), INT32, np.array(3, np.int32))], [((8,), UINT32)], {}),
-    "framer": _one("SignalFramer", [((2, 160), INT16)], [((2, 2, 100), INT16), ((), BOOL)],
+    "framer": one_op("SignalFramer", [((2, 160), INT16)], [((2, 2, 100), INT16), ((), BOOL)],
                    {"frame_size": 100, "frame_step": 80, "prefill": True}),
     "irfft_int16": _fft("SignalIrfft", INT16, 64, batch=2),
     "irfft_int32": _fft("SignalIrfft", INT32, 128),
     "irfft_float": _fft("SignalIrfft", FLOAT32, 256),
-    "overlap_add_int16": _one("SignalOverlapAdd", [((2, 3, 32), INT16)], [((2, 48), INT16)],
+    "overlap_add_int16": one_op("SignalOverlapAdd", [((2, 3, 32), INT16)], [((2, 48), INT16)],
                               {"T": INT16, "frame_step": 16}),
-    "overlap_add_float": _one("SignalOverlapAdd", [((3, 64), FLOAT32)], [((96,), FLOAT32)],
+    "overlap_add_float": one_op("SignalOverlapAdd", [((3, 64), FLOAT32)], [((96,), FLOAT32)],
                               {"T": FLOAT32, "frame_step": 32}),
-    "pcan": _one("SignalPCAN", [((8,), UINT32), ((8,), UINT32), ((125,), INT16, np.arange(125, dtype=np.int16))],
+    "pcan": one_op("SignalPCAN", [((8,), UINT32), ((8,), UINT32), ((125,), INT16, np.arange(125, dtype=np.int16))],
                  [((8,), UINT32)], {"snr_shift": 6}),
     "rfft_int16": _fft("SignalRfft", INT16, 512),
     "rfft_int32": _fft("SignalRfft", INT32, 64, batch=3),
     "rfft_float": _fft("SignalRfft", FLOAT32, 256),
     "rfft_odd_length": _fft("SignalRfft", INT16, 63),
-    "stacker": _one("SignalStacker", [((8,), INT16)], [((40,), INT16), ((), BOOL)],
+    "stacker": one_op("SignalStacker", [((8,), INT16)], [((40,), INT16), ((), BOOL)],
                     {"num_channels": 8, "stacker_left_context": 3, "stacker_right_context": 1, "stacker_step": 2}),
-    "window": _one("SignalWindow", [((64,), INT16), ((64,), INT16, np.ones(64, np.int16))], [((64,), INT16)],
+    "window": one_op("SignalWindow", [((64,), INT16), ((64,), INT16, np.ones(64, np.int16))], [((64,), INT16)],
                    {"shift": 12}),
     "front_end": front_end,
 }
