@@ -156,7 +156,7 @@ def inspect_tables(report) -> list:
     memory.add_column("margin", justify="right")
     bits = 8 * report.pointer_size
     memory.add_row(f"arena head (activations, peak at op {report.peak_op})", f"{report.arena_head_bytes:,}", "", "")
-    uncounted = " + kernel state not counted: a lower bound" if report.arena_uncounted_ops else ""
+    uncounted = " + some custom ops not counted: a lower bound" if report.arena_uncounted_ops else ""
     memory.add_row(f"arena tail (TFLM structures, {bits}-bit{uncounted})", f"{report.arena_tail_bytes:,}", "", "")
     for budget in report.budgets:
         colour = "green" if budget.fits else "red"

@@ -29,6 +29,7 @@ from toolkit.errors import ModelError
 from toolkit.model.graph import GraphOp, Subgraph, read_subgraphs
 from toolkit.model.plan_metadata import ONLINE, read_offline_offsets
 from toolkit.model.reader import TFLiteModel
+from toolkit.model.signal_tail import signal_scratch
 
 ARENA_ALIGNMENT = 16
 MAX_CALL_DEPTH = 32  # TFLM recurses without a limit; a model that calls itself would never load
@@ -81,6 +82,8 @@ def scratch_requests(graph: Subgraph, op: GraphOp) -> list[int]:
     first = tensor(op.inputs[0]) if op.inputs else None
     if first is None:
         return []
+    if op.kind.startswith("CUSTOM:"):
+        return signal_scratch(op)  # SignalRfft: rfft.cc
     if op.kind == "SVDF" and len(op.inputs) > 1 and tensor(op.inputs[1]) is not None:
         # svdf_common.cc: int32 scratch of batch x filters; int8 adds batch x units for the output
         batch, filters = first.shape[0], tensor(op.inputs[1]).shape[0]

@@ -49,7 +49,8 @@ class GraphOp:
     outputs: tuple[int, ...]
     intermediates: tuple[int, ...]
     calls: tuple[int, ...]  # subgraphs a control-flow op runs, in TFLM's visiting order
-    options: dict
+    options: dict  # the builtin options the planner reads
+    custom_options: bytes = b""  # a custom op's options as the flatbuffer holds them (a flexbuffer)
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,9 @@ def read_subgraphs(data: bytes) -> tuple[Subgraph, ...]:
                 op = graph.Operators(i)
                 kind = codes[op.OpcodeIndex()]
                 options, calls = _options(s, op, kind)
+                custom = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
                 ops.append(GraphOp(i, kind, _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy()),
-                                   _ints(op.IntermediatesAsNumpy()), calls, options))
+                                   _ints(op.IntermediatesAsNumpy()), calls, options, custom))
             graphs.append(Subgraph(g, tensors, tuple(ops), _ints(graph.InputsAsNumpy()),
                                    _ints(graph.OutputsAsNumpy())))
     except (IndexError, TypeError, AttributeError, ValueError, struct.error) as exc:

@@ -10,7 +10,9 @@ from toolkit.boards.firmware import ESP_NN_COMPONENTS, firmware_ops
 from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
 from toolkit.model.offline_plan import ArenaPlan, plan_model
+from toolkit.model.graph import read_subgraphs
 from toolkit.model.reader import TFLiteModel
+from toolkit.model.signal_tail import unmodelled_custom_ops
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm_structs import STRUCTS
 from toolkit.model.work import computes_in_float, op_work
@@ -114,8 +116,8 @@ class InspectReport:
     offline_plan: bool = False  # the model carries an offline memory plan, which the head honours
     arena_plan: ArenaPlan | None = None  # what 'espml plan' would make of it (inspect --plan)
     int8_latency_ms: float = 0.0  # the same graph's estimate were every op int8 with ESP-NN (what float costs)
-    # registered custom ops (the signal library) whose kernels' own persistent state the tail does not
-    # model: the arena figure is then a lower bound, and says so
+    # registered custom ops (the signal library) whose kernels' arena use is not modelled (options or
+    # shapes their kernels do not handle): the arena figure is then a lower bound, and says so
     arena_uncounted_ops: tuple[str, ...] = ()
 
     @property
@@ -258,8 +260,8 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         live_at_peak=names, peak_scratch_bytes=head.scratch_at_peak, flash_bytes=flash, budgets=budgets,
         tensors=[_tensor_facts(t) for t in model.tensors],
         problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
-        arena_uncounted_ops=tuple(dict.fromkeys(op.kind[7:] for op in model.ops
-                                                if op.kind.startswith("CUSTOM:") and op.kind in registered)),
+        arena_uncounted_ops=tuple(code for code in unmodelled_custom_ops(read_subgraphs(model.data))
+                                  if f"CUSTOM:{code}" in registered),
         offline_plan=head.offline, arena_plan=plan_model(model.data, replan=True) if plan else None,
         int8_latency_ms=int8_us / 1000,
     )

@@ -9,7 +9,9 @@ the requests plus the padding their order leaves. The replay follows MicroInterp
    subgraph one TfLiteEvalTensor per tensor and one NodeAndRegistration per operator;
 3. the flatbuffer parser's builtin parameters, operator by operator (their own alignment);
 4. each kernel's Init allocation (OpData), 16-byte aligned as every kernel buffer is;
-5. each kernel's Prepare allocations (``prepare_buffers``);
+5. each kernel's Prepare allocations (``prepare_buffers``); the signal library's custom ops
+   (``toolkit/model/signal_tail.py``) take their Init and Prepare state here, which gives the
+   same total: every kernel allocation has the same 16-byte alignment;
 6. FinishModelAllocation: the scratch-buffer handles, then each variable tensor's buffer;
 7. the interpreter's input and output TfLiteTensors, with their quantisation (scale pointer and
    a copy of the zero points).
@@ -25,6 +27,7 @@ from __future__ import annotations
 from toolkit.model.arena import ARENA_ALIGNMENT, align_up, scratch_requests
 from toolkit.model.graph import GraphOp, Subgraph, read_subgraphs
 from toolkit.model.reader import TFLiteModel
+from toolkit.model.signal_tail import is_signal, signal_buffers
 from toolkit.model.tflm_structs import STRUCTS
 
 RUNTIMES = {8: "host", 4: "esp32s3"}
@@ -48,9 +51,12 @@ def int_array_bytes(count: int) -> int:
     return 4 + 4 * count
 
 
-def prepare_buffers(graph: Subgraph, op: GraphOp) -> list[int]:
-    """Bytes of each persistent buffer the kernel's Prepare allocates (16-byte aligned each)."""
+def prepare_buffers(graph: Subgraph, op: GraphOp, runtime: str) -> list[int]:
+    """Bytes of each persistent buffer the kernel's Prepare allocates (16-byte aligned each); for a
+    signal op, its Init's too (none when it is not modelled: the tail is then a lower bound)."""
     kind = op.kind
+    if is_signal(op):
+        return signal_buffers(graph, op, runtime) or []
     first = graph.tensor(op.inputs[0]) if op.inputs else None
     if kind in QUANTISED_DIMENSION and len(op.inputs) > 1 and graph.tensor(op.inputs[1]) is not None:
         # conv_common.cc, depthwise_conv_common.cc, transpose_conv.cc: multiplier and shift per channel
@@ -104,7 +110,7 @@ def plan_tail(model: TFLiteModel, pointer_size: int = 4) -> int:
         if op.kind in opdata:
             tail.allocate(opdata[op.kind])
     for graph, op in ops:
-        for size in prepare_buffers(graph, op):
+        for size in prepare_buffers(graph, op, runtime_for(pointer_size)):
             tail.allocate(size)
     scratch = sum(len(scratch_requests(graph, op)) for graph, op in ops)
     if scratch:

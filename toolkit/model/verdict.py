@@ -49,8 +49,10 @@ def verdict(report) -> Verdict:
         lines.append(f"it fits {', '.join(others)} (--board {others[0]})" if others
                      else "no board variant espml knows has room for it: shrink it with espml optimize or espml plan")
     if report.arena_uncounted_ops:
-        lines.append(f"the arena figure is a lower bound: the persistent state of {', '.join(report.arena_uncounted_ops)} "
-                     "is not counted; 'espml bench' on a board reports the arena it really used")
+        uncounted = ", ".join(report.arena_uncounted_ops)
+        lines.append(f"the arena figure is a lower bound: what {uncounted} take from the arena is not counted "
+                     "(options or shapes its kernel does not take); 'espml bench' on a board reports the arena it "
+                     "really used")
     for op, reason, _hint, n in problem_counts(report):
         lines.append(f"{op}{f' (x{n})' if n > 1 else ''}: {reason}")
     if report.float_ops and report.esp_nn:
