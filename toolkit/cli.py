@@ -194,7 +194,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from toolkit.harness.report import SIMULATED_NOTE, bench_table
 
     with _progress() as progress:
-        result = run_demo(Path(args.work), Path(args.db), args.n, not args.no_retrain, progress=_progress_callback(progress))
+        result = run_demo(Path(args.work), Path(args.db), args.n, not args.no_retrain, progress=_progress_callback(progress),
+                          fresh=args.fresh)
     console.print(f"reference model: {result.model_source}")
     stages = Table(title="model: optimisation stages (held-out digits)", title_justify="left")
     for column in ("stage", "status", "params", "int8 B", "accuracy", "agreement"):
@@ -469,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole pipeline on the virtual board, on bundled data")
     p.add_argument("--n", type=_at_least(1), default=None, help="inferences (default: every held-out digit)")
     p.add_argument("--no-retrain", action="store_true", help="use the bundled int8 model instead of training")
+    p.add_argument("--fresh", action="store_true",
+                   help="train, optimise and convert again even if an earlier run in --work made the same model")
     p.add_argument("--work", default=".espml/demo", help="folder for the demo's files")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.boards import get_board
+from toolkit.demo_cache import Build, build_key, load_build, save_build
 from toolkit.flash import flash
 from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
 from toolkit.model import load_model
@@ -61,7 +62,11 @@ def conversion_available() -> bool:
     return all(installed(name) for name in ("torch", "tensorflow", "onnx2tf", "sklearn"))
 
 
-def build_model(work: Path, stages: list[dict], clock: PhaseClock) -> tuple[bytes, Preprocess, np.ndarray, np.ndarray]:
+DEMO_BUDGET_POINTS = 0.5
+REUSED = "trained, optimised and converted by an earlier run in this work folder (same code and library versions; --fresh to redo)"
+
+
+def build_model(work: Path, stages: list[dict], clock: PhaseClock) -> tuple[bytes, Preprocess]:
     """Train the reference CNN, run the optimisation sequence and int8 conversion on it."""
     clock.enter("train")
     from toolkit.optimize.pipeline import FOLD_FIRST_ORDER, Data, Sequence
@@ -71,20 +76,37 @@ def build_model(work: Path, stages: list[dict], clock: PhaseClock) -> tuple[byte
     data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES],
                 digits_preprocess())
     clock.enter("optimize")
-    sequence = Sequence(model, data, budget_points=0.5, progress=clock.stage_lines)
+    sequence = Sequence(model, data, budget_points=DEMO_BUDGET_POINTS, progress=clock.stage_lines)
     result = sequence.run(list(FOLD_FIRST_ORDER), work / "optimize")
     stages += result.rows
-    return result.tflite, result.preprocess, split.test_x, split.test_y
+    return result.tflite, result.preprocess
+
+
+def built_or_reused(work: Path, stages: list[dict], clock: PhaseClock, fresh: bool) -> tuple[bytes, Preprocess, str]:
+    """The demo's model from an earlier run when nothing that makes it has changed, else built now."""
+    from toolkit.optimize.pipeline import FOLD_FIRST_ORDER
+
+    key = build_key(list(FOLD_FIRST_ORDER), DEMO_BUDGET_POINTS)
+    kept = None if fresh else load_build(work / "build", key)
+    if kept:
+        stages += kept.stages
+        return kept.tflite, kept.preprocess, REUSED
+    tflite, preprocess = build_model(work, stages, clock)
+    save_build(work / "build", key, Build(tflite, preprocess, stages))
+    return tflite, preprocess, "trained, optimised and converted now"
 
 
 def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, port: str = DEMO_PORT,
-             progress=None) -> DemoResult:
+             progress=None, fresh: bool = False) -> DemoResult:
     work.mkdir(parents=True, exist_ok=True)
     stages: list[dict] = []
     clock = PhaseClock()
     if retrain and conversion_available():
-        tflite, preprocess, test_x, test_y = build_model(work, stages, clock)
-        source = "trained, optimised and converted now"
+        from toolkit.reference import load_digits_split
+
+        tflite, preprocess, source = built_or_reused(work, stages, clock, fresh)
+        split = load_digits_split()
+        test_x, test_y = split.test_x, split.test_y
     else:
         tflite = BUNDLED.joinpath("digits_cnn_int8.tflite").read_bytes()
         preprocess = digits_preprocess().with_layout("NHWC")  # how the bundled model was made
