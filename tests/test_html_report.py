@@ -18,6 +18,9 @@ from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
 from toolkit.harness.report_data import load_report_data
 from toolkit.model import load_model
 from toolkit.model.inspect import inspect_model
+from toolkit.virtual.protocol_vdev import _SHARED
+
+from conftest import FIXTURES, REFERENCE_MODEL
 
 pytest.importorskip("plotly", reason="the report needs the 'report' extra (plotly)")
 from toolkit.harness.html_report import write_report  # noqa: E402
@@ -26,9 +29,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian's chromium is not installed (apt-get install -y chromium)")
 SIM_PORT = "vdev://esp32s3?realtime=0"
+HELDOUT_NHWC = FIXTURES / "reference" / "heldout_nhwc"
 MEASURED_PORT = "/dev/ttyACM0"
 TAKEN_OUT_PORT = "rfc2217://127.0.0.1:4001"
 MODEL = "digits_cnn_int8.tflite"
+SIM_TEST = f"hil/test_models.py::test_figures[{MODEL}-sim]"
+POWER_BOARD = "report-power"  # the virtual board the virtual PPK2 measures
+POWER_WINDOWS = 12
+PLOTS = 9  # virtual series: trend, latency, current, power trace, energy; real series: three; per-op: one
 
 # Records what the page reports as broken; the test puts it first in <head> of a copy of the report.
 ERROR_RECORDER = """<script>
@@ -64,20 +72,36 @@ def _measured_run(store: ResultsStore, k: int) -> int:
     return run_id
 
 
+def _power_run(db: Path) -> None:
+    """A bench run measured by the virtual PPK2 beside a virtual board (espml bench --power)."""
+    port = f"vdev://esp32s3?id={POWER_BOARD}"
+    try:
+        assert main(["bench", "--port", port, "--model", str(REFERENCE_MODEL), "--inputs", str(HELDOUT_NHWC),
+                     "--n", str(POWER_WINDOWS), "--db", str(db), "--power", f"ppk2:vppk2://{POWER_BOARD}"]) == 0
+    finally:
+        board = _SHARED.pop(POWER_BOARD, None)
+        if board is not None:
+            board.close()
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory, heldout_module) -> tuple[Path, Path]:
-    """A store with three virtual-board runs and two measured ones, and the HIL results file of a run."""
+    """A store with virtual-board runs (one stored without a model name, as older demos did; one measured
+    by the virtual PPK2) and two measured ones, and the HIL results file of a run."""
     folder = tmp_path_factory.mktemp("report")
     db = folder / "results.sqlite"
-    model = load_model(Path(__file__).resolve().parent.parent / "fixtures" / "reference" / MODEL)
+    model = load_model(REFERENCE_MODEL)
     store = ResultsStore(db)
     try:
         with Session.open(SIM_PORT) as session:
-            sim_ids = [run_bench(session, model, heldout_module, BenchPlan(10, 0, model_name=MODEL, profile=k == 2),
+            run_bench(session, model, heldout_module, BenchPlan(4, 0), store, SIM_PORT)  # no name: an old demo run
+            sim_ids = [run_bench(session, model, heldout_module,
+                                 BenchPlan(10, 0, model_name=MODEL, profile=k == 2, label=SIM_TEST if k == 2 else None),
                                  store, SIM_PORT)["run_id"] for k in range(3)]
         measured_ids = [_measured_run(store, k) for k in range(2)]
     finally:
         store.close()
+    _power_run(db)
     per_op = inspect_model(model, get_board("esp32s3"), True, 4).to_json()["per_op"]
     band = {"tolerance": {"rel": 0.1}, "unit": "us"}
     hil = {
@@ -89,7 +113,7 @@ def results(tmp_path_factory, heldout_module) -> tuple[Path, Path]:
                    {"port": TAKEN_OUT_PORT, "board": "esp32s3", "simulated": True,
                     "status": "taken out: no answer after 3 tries"}],
         "tests": [
-            {"nodeid": f"hil/test_models.py::test_figures[{MODEL}-sim]", "outcome": "failed", "port": SIM_PORT,
+            {"nodeid": SIM_TEST, "outcome": "failed", "port": SIM_PORT,
              "model": MODEL, "run_id": sim_ids[-1],
              "figures": {"latency_us.median": {"value": 12_000.0, "baseline": 10_000.0, "verdict": "regressed", **band},
                          "outputs_match_reference": {"value": True, "baseline": True, "tolerance": {"exact": True},
@@ -145,13 +169,16 @@ def test_report_is_one_self_contained_file_that_says_what_is_simulated(report: P
     assert "+20.0%" in page and "regressed" in page  # a figure with its baseline and change
     assert "hil/test_current.py::test_sensor" in page
     chunks = _plot_chunks(page)
-    # per series: trend, latency histogram, current trace; then one per-op plot
-    assert len(chunks) == 7
+    # per series: trend, latency histogram, current per inference (and the virtual series: power trace, energy
+    # histogram); then one per-op plot
+    assert len(chunks) == PLOTS
     titles = [re.search(r'"title":\{"font":\{"size":15\},"text":"([^"]+)"', c).group(1) for c in chunks]
     *series_titles, per_op_title = titles
-    for title in series_titles:
-        assert "(SIMULATED)" in title or "(measured)" in title, title
-    assert sum("(SIMULATED)" in t for t in titles) == 3 and sum("(measured)" in t for t in titles) == 3
+    virtual = [t for t in series_titles if "(virtual board)" in t]
+    real = [t for t in series_titles if "(real board)" in t]
+    assert len(virtual) == 5 and len(real) == 3, series_titles
+    assert all("SIMULATED" in t for t in virtual if not t.startswith("Trend")), virtual  # modelled figures alone
+    assert not any("SIMULATED" in t for t in real)
     assert per_op_title == f"Per-op time of {MODEL}: board (simulated) and inspect's estimate"
 
 
@@ -161,7 +188,7 @@ def test_a_profiled_run_puts_the_boards_per_op_times_next_to_the_estimate(result
     profile = load_report_data(db, results_json).per_op[MODEL]
     store = ResultsStore(db)
     try:
-        stored = store.profile(max(run["id"] for run in store.runs() if run["simulated"]))
+        stored = store.profile(next(run["id"] for run in store.runs() if run["label"] == SIM_TEST))
     finally:
         store.close()
     assert profile.board_simulated is True and len(profile.ops) == len(stored) > 3
@@ -186,7 +213,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     assert problems is not None, "the page never finished loading"
     assert json.loads(problems.group(1).replace("&quot;", '"')) == []
     chunks = _plot_chunks(run.stdout)
-    assert len(chunks) == 7
+    assert len(chunks) == PLOTS
     for chunk in chunks:
         assert "js-plotly-plot" in chunk and 'class="main-svg"' in chunk, chunk[:300]
         assert re.search(r'class="(trace|point|bars|scatterlayer)', chunk), "a plot without data drawn"
@@ -285,5 +312,5 @@ def test_nothing_overflows_the_window_and_plots_fit_their_boxes(report: Path, tm
     assert layout["inner"] == width
     assert layout["scroll"] <= layout["inner"], layout
     assert all(scroll <= client for scroll, client in layout["boxes"]), layout["boxes"]  # no hidden columns
-    assert len(layout["plots"]) == 7
+    assert len(layout["plots"]) == PLOTS
     assert all(0 < drawn <= box for drawn, box in layout["plots"]), layout["plots"]
