@@ -314,3 +314,111 @@ def test_nothing_overflows_the_window_and_plots_fit_their_boxes(report: Path, tm
     assert all(scroll <= client for scroll, client in layout["boxes"]), layout["boxes"]  # no hidden columns
     assert len(layout["plots"]) == PLOTS
     assert all(0 < drawn <= box for drawn, box in layout["plots"]), layout["plots"]
+
+
+# What the page draws, measured in Chromium: per plot its title, the drawn bars' widths against the plot
+# area's, the axis tick labels and the filled areas' outlines; per HIL figure row and per run row, which cells
+# carry a SIMULATED tag.
+PAGE_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const texts = (root, sel) => [...root.querySelectorAll(sel)].map(t => t.textContent);
+  const plots = [...document.querySelectorAll(".plot")].map(p => ({
+    title: (p.querySelector(".gtitle") || {}).textContent || "",
+    area: Number((p.querySelector("rect.nsewdrag") || {getAttribute: () => -1}).getAttribute("width")),
+    bars: [...p.querySelectorAll("g.bars path")].map(b => b.getBBox()).filter(b => b.height > 0).map(b => b.width),
+    xticks: texts(p, "g.xtick text"), yticks: texts(p, "g.ytick text"),
+    fills: [...p.querySelectorAll("path.js-fill")].map(f => f.getAttribute("d") || ""),
+  }));
+  const tagged = tr => [...tr.children].map(td => [td.textContent, !!td.querySelector(".badge.sim")]);
+  const figures = [...document.querySelectorAll(".test table tr:not(:first-child)")].map(tagged);
+  const head = [...document.querySelectorAll(".wide table tr:first-child th")].map(th => th.textContent);
+  const runs = Object.fromEntries([...document.querySelectorAll("tr[id^=run-]")].map(tr => [tr.id, tagged(tr)]));
+  const out = document.createElement("pre"); out.id = "page-probe";
+  out.textContent = JSON.stringify({plots, figures, head, runs, text: document.body.innerText});
+  document.body.appendChild(out);
+}, 800));
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def probe(report: Path, tmp_path_factory) -> dict:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    folder = tmp_path_factory.mktemp("probe")
+    checked = folder / "probe.html"
+    checked.write_text(report.read_text().replace("<head>", "<head>" + PAGE_PROBE, 1))
+    found = re.search(r'<pre id="page-probe">(.*?)</pre>', _chromium_dom(checked, folder, 1400), re.S)
+    assert found is not None, "the page never finished loading"
+    import html
+
+    return json.loads(html.unescape(found.group(1)))
+
+
+def _plot(probe: dict, *words: str) -> dict:
+    found = [p for p in probe["plots"] if all(w in p["title"] for w in words)]
+    assert len(found) == 1, [p["title"] for p in probe["plots"]]
+    return found[0]
+
+
+def _ticks(labels: list[str]) -> list[float]:
+    return [float(t.replace(",", "").replace("\u2212", "-")) for t in labels if t.strip()]
+
+
+def test_a_constant_latency_draws_a_narrow_bar_on_a_readable_axis(probe: dict) -> None:
+    constant = _plot(probe, "Latency histogram (SIMULATED)")  # the virtual board's cost model: one latency
+    assert len(constant["bars"]) == 1 and constant["area"] > 0
+    assert constant["bars"][0] < 0.1 * constant["area"], constant  # a bar, not a block filling the plot
+    ticks = _ticks(constant["xticks"])
+    assert len(ticks) >= 4 and ticks[-1] - ticks[0] >= 0.02 * 9_959, ticks  # an axis of about ±2%, not ±1 us
+    varied = _plot(probe, "Latency histogram", "(real board)")  # a real board's spread keeps its bins
+    assert len(varied["bars"]) >= 8 and max(varied["bars"]) < 0.1 * varied["area"]
+
+
+def test_a_flat_current_trace_keeps_readable_milliampere_ticks(probe: dict) -> None:
+    ticks = _ticks(_plot(probe, "Current per inference (SIMULATED)")["yticks"])  # mean 97.77, peak 97.90 mA
+    steps = {round(b - a, 6) for a, b in zip(ticks, ticks[1:])}
+    assert len(ticks) >= 3 and min(steps) >= 0.5, ticks  # not 0.005 mA ticks zoomed into rounding
+    assert ticks[0] < 97.77 and ticks[-1] > 97.9
+
+
+def test_runs_are_named_by_model_name_and_label_not_by_hash(probe: dict) -> None:
+    sha = load_model(REFERENCE_MODEL).sha256
+    assert sha[:12] not in probe["text"]  # the run stored without a model name takes the name of its model
+    assert f"{MODEL} on esp32s3" in probe["text"]
+    histogram = _plot(probe, "Latency histogram (SIMULATED)")
+    assert re.search(r"run \d+ \(" + re.escape(SIM_TEST) + r"\), 10 inferences", histogram["title"]), histogram
+    assert SIM_TEST in " ".join(cell for cell, _ in next(r for r in probe["runs"].values() if SIM_TEST in r[0][0]))
+
+
+def test_the_demo_names_its_run_by_the_models_file_and_its_label(tmp_path: Path) -> None:
+    from toolkit.demo import DEMO_LABEL, run_demo
+
+    db = tmp_path / "demo.sqlite"
+    run_demo(tmp_path / "work", db, n=2, retrain=False, port="vdev://esp32s3?realtime=0&id=report-demo")
+    _SHARED.pop("report-demo").close()
+    page = write_report(db, tmp_path / "report.html").read_text()
+    (run,) = load_report_data(db).runs
+    assert (run.model, run.label) == (MODEL, DEMO_LABEL)
+    assert f"run {run.id} ({DEMO_LABEL})" in page and "model " + run.summary["model_sha256"][:12] not in page
+
+
+def test_only_the_modelled_figures_are_marked_simulated(probe: dict) -> None:
+    figures = dict((row[0][0], row[1][1]) for row in probe["figures"])  # figure name -> value cell tagged
+    assert figures == {"latency_us.median": True, "outputs_match_reference": False, "arena_used_bytes": False}
+    head = probe["head"]
+    for run_id, cells in probe["runs"].items():
+        tagged = {head[i] for i, (_, tag) in enumerate(cells) if tag}
+        if "virtual" in cells[head.index("kind")][0]:
+            assert tagged == {"kind", "latency median", "latency p90", "heap free (minimum)", "current mean"}, run_id
+        else:
+            assert tagged == set(), run_id
+
+
+def test_a_power_trace_is_drawn_with_its_inference_windows_shaded(probe: dict) -> None:
+    trace = _plot(probe, "Power trace (SIMULATED: a virtual meter)", "(virtual board)")
+    windows = [d for d in trace["fills"] if d.count("Z") == POWER_WINDOWS]
+    assert len(windows) == 1, [d.count("Z") for d in trace["fills"]]  # one shaded rectangle per inference window
+    ticks = _ticks(trace["yticks"])
+    assert ticks[0] <= 60 and ticks[-1] >= 90  # idle (47.6 mA) and the inferences (about 98 mA) both in view
+    energy = _plot(probe, "Energy per inference (SIMULATED: a virtual meter)")
+    assert energy["bars"] and f"{POWER_WINDOWS} windows" in energy["title"]

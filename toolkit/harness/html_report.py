@@ -166,7 +166,7 @@ def _runs(data: ReportData) -> str:
             if len(data.runs) > MAX_RUN_ROWS else "")
     return ("<h2>Runs</h2><p class=\"meta\">Newest first, local time. The small figure under a value is its "
             "change from the previous run of the same model on the same board kind (virtual or real). A virtual "
-            "board's modelled figures are marked SIMULATED.</p>"
+            "board's modelled figures are marked sim (SIMULATED).</p>"
             + more + "<div class=\"wide\"><table><tr><th>run</th><th>started</th><th>model</th><th>board</th>"
             "<th>port</th><th>kind</th><th>firmware</th><th>commit</th><th>status</th><th>n</th><th>outputs</th>"
             f"{heads}</tr>{rows}</table></div>")
@@ -183,13 +183,15 @@ def _run_row(run: Run, data: ReportData) -> str:
     label = f"<br><span class=\"change\">{_e(run.label)}</span>" if run.label else ""
     return (f"<tr id=\"run-{run.id}\"><td class=\"num\">{run.id}{label}</td>"
             f"<td class=\"nowrap\">{_e(_when(run.started, zone=False))}</td><td>{_e(run.model)}</td>"
-            f"<td>{_e(run.board)}</td><td>{_e(run.port)}</td><td>{_board_kind(run.simulated)}</td>"
+            f"<td>{_e(run.board)}</td><td>{_e(run.port)}</td><td>{_board_kind(run.simulated, short=True)}</td>"
             f"<td class=\"nowrap\">{_e(run.firmware)}</td><td>{_e(run.git_commit)}</td><td>{status}</td>"
             f"<td class=\"num\">{_fmt(run.figure('n'))}</td><td>{outputs}</td>{cells}</tr>")
 
 
 def _cell_tag(run: Run, name: str) -> str:
-    return f"<br>{SIMULATED_TAG}" if run.simulated and is_modelled(name) and run.figure(name) is not None else ""
+    if not (run.simulated and is_modelled(name) and run.figure(name) is not None):
+        return ""
+    return "<br><span class=\"badge sim\" title=\"SIMULATED: the virtual board's model\">sim</span>"
 
 
 def _change(run: Run, previous: Run | None, name: str) -> str:
@@ -261,11 +263,12 @@ def _kind(simulated: bool | None) -> str:
     return SIMULATED_TAG if simulated else _badge("measured", "measured")
 
 
-def _board_kind(simulated: bool | None) -> str:
+def _board_kind(simulated: bool | None, short: bool = False) -> str:
     """For boards and runs: a virtual board (some of whose figures are simulated) or a real one."""
     if simulated is None:
         return ""
-    return _badge("virtual board", "sim") if simulated else _badge("real board", "measured")
+    board = "" if short else " board"
+    return _badge(f"virtual{board}", "sim") if simulated else _badge(f"real{board}", "measured")
 
 
 def _badge(text: str, cls: str) -> str:

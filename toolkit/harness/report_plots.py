@@ -36,7 +36,11 @@ def colour(key: SeriesKey) -> str:
     return SIMULATED_COLOUR if key.simulated else MEASURED_COLOUR
 
 
-def _layout(fig: go.Figure, title: str, height: int, top: int = 60) -> go.Figure:
+def _layout(fig: go.Figure, title: str, height: int, top: int = 60, subtitle: str = "") -> go.Figure:
+    """Title (and a second, smaller line naming the run, so long labels do not run off the plot), size, margins."""
+    if subtitle:
+        title += f"<br><span style=\"font-size: 12px\">{subtitle}</span>"
+        top += 12
     fig.update_layout(title={"text": title, "x": 0.01, "y": 0.99, "yanchor": "top", "font": {"size": 15}},
                       height=height, template="plotly_white", margin={"l": 70, "r": 20, "t": top, "b": 50},
                       bargap=0.05, separators=".,")
@@ -62,8 +66,8 @@ def latency_histogram(series: Series) -> go.Figure | None:
                       annotation_position="top right")
     fig.update_xaxes(title_text="latency per inference (us)", tickformat=",~g", range=x_range)
     fig.update_yaxes(title_text="inferences")
-    return _layout(fig, f"Latency histogram{_simulated(series.key)}: {_text(series.key.title)}, {_text(run.name)}, "
-                        f"{len(latencies)} inferences", 320)
+    return _layout(fig, f"Latency histogram{_simulated(series.key)}: {_text(series.key.title)}", 320,
+                   subtitle=f"{_text(run.name)}, {len(latencies)} inferences")
 
 
 def histogram_bins(values: list[float]) -> tuple[list[float], float]:
@@ -92,8 +96,8 @@ def current_trace(series: Series) -> go.Figure | None:
     values = [float(r["current_mean_ma"]) for r in rows] + [float(r["current_peak_ma"]) for r in peaks]
     fig.update_xaxes(title_text="inference")
     fig.update_yaxes(title_text="current (mA)", range=floored_range(values), tickformat=",~g")
-    return _layout(fig, f"Current per inference{_simulated(series.key)}: {_text(series.key.title)}, "
-                        f"{_text(series.detail_run.name)}", 300)
+    return _layout(fig, f"Current per inference{_simulated(series.key)}: {_text(series.key.title)}", 300,
+                   subtitle=_text(series.detail_run.name))
 
 
 def power_trace(series: Series) -> go.Figure | None:
@@ -122,8 +126,8 @@ def power_trace(series: Series) -> go.Figure | None:
     fig.update_xaxes(title_text="time from the meter's start (s)")
     fig.update_yaxes(title_text="current (mA)", range=y_range, tickformat=",~g")
     fig.update_layout(legend={"orientation": "h", "y": -0.3})
-    return _layout(fig, f"Power trace{_meter_kind(power)}: {_text(series.key.title)}, {_text(power.run.name)} "
-                        f"by {_text(power.meter)}", 340)
+    return _layout(fig, f"Power trace{_meter_kind(power)}: {_text(series.key.title)}", 340,
+                   subtitle=f"{_text(power.run.name)} by {_text(power.meter)}")
 
 
 def energy_histogram(series: Series) -> go.Figure | None:
@@ -140,8 +144,8 @@ def energy_histogram(series: Series) -> go.Figure | None:
                       annotation_position="top left")
     fig.update_xaxes(title_text="energy per inference above idle (uJ)", tickformat=",~g", range=x_range)
     fig.update_yaxes(title_text="windows")
-    return _layout(fig, f"Energy per inference{_meter_kind(power)}: {_text(series.key.title)}, {_text(power.run.name)} "
-                        f"by {_text(power.meter)}, {len(power.per_window_uj)} windows", 320)
+    return _layout(fig, f"Energy per inference{_meter_kind(power)}: {_text(series.key.title)}", 320,
+                   subtitle=f"{_text(power.run.name)} by {_text(power.meter)}, {len(power.per_window_uj)} windows")
 
 
 def _simulated(key: SeriesKey) -> str:
@@ -149,7 +153,7 @@ def _simulated(key: SeriesKey) -> str:
 
 
 def _meter_kind(power: PowerTrace) -> str:
-    notes = (["SIMULATED: a virtual meter on a virtual board"] if power.simulated else []) + \
+    notes = (["SIMULATED: a virtual meter"] if power.simulated else []) + \
         (["approximate: windows placed by latency"] if power.approximate else [])
     return f" ({'; '.join(notes)})" if notes else ""
 
