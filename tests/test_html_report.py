@@ -428,3 +428,20 @@ def test_a_power_trace_is_drawn_with_its_inference_windows_shaded(probe: dict) -
     assert ticks[0] <= 60 and ticks[-1] >= 90  # idle (47.6 mA) and the inferences (about 98 mA) both in view
     energy = _plot(probe, "Energy per inference (SIMULATED: a virtual meter)")
     assert energy["bars"] and f"{POWER_WINDOWS} windows" in energy["title"]
+
+
+def test_odd_power_details_in_the_store_are_left_out(tmp_path: Path) -> None:
+    db = tmp_path / "odd.sqlite"
+    store = ResultsStore(db)
+    run_id = store.start_run(MEASURED_PORT, "esp32s3", "espml-fw 0.1.0", "cd" * 32, False, MODEL)
+    store.finish_run(run_id, "done", {"n": 1})
+    store.set_power(run_id, {"meter": "replay:x.npz", "energy_uj": "lots"},
+                    {"window_spans_s": [[0.1], "x", [0.2, 0.3], [None, 1]], "time_s": [0, "a", 0.5],
+                     "min_ma": [40, 41, None], "max_ma": [90, None, 95], "per_window_uj": [12.5, "x"]})
+    store.close()
+    (series,) = load_report_data(db).series
+    assert series.power.window_spans_s == [(0.2, 0.3)] and series.power.per_window_uj == [12.5]
+    assert series.power.energy_uj is None
+    page = write_report(db, tmp_path / "r.html").read_text()
+    body = page.split("</head>", 1)[1]
+    assert "Power trace" in body and "Energy per inference" in body and "SIMULATED" not in body  # a real meter

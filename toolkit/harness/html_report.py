@@ -165,8 +165,8 @@ def _runs(data: ReportData) -> str:
     more = (f"<p class=\"meta\">The {MAX_RUN_ROWS} latest of {len(data.runs)} runs.</p>"
             if len(data.runs) > MAX_RUN_ROWS else "")
     return ("<h2>Runs</h2><p class=\"meta\">Newest first, local time. The small figure under a value is its "
-            "change from the previous run of the same model on the same board kind (virtual or real). A virtual "
-            "board's modelled figures are marked sim (SIMULATED).</p>"
+            "change from the previous run of the same model on the same board kind (virtual or real)."
+            + (" A virtual board's modelled figures are marked sim (SIMULATED)." if data.any_simulated else "") + "</p>"
             + more + "<div class=\"wide\"><table><tr><th>run</th><th>started</th><th>model</th><th>board</th>"
             "<th>port</th><th>kind</th><th>firmware</th><th>commit</th><th>status</th><th>n</th><th>outputs</th>"
             f"{heads}</tr>{rows}</table></div>")

@@ -348,9 +348,9 @@ def _power(store: ResultsStore, runs: list[Run]) -> PowerTrace | None:
         stored = store.power(run.id)
         if stored is None:
             continue
-        summary, details = stored
-        spans = [(float(a), float(b)) for a, b in _list(details.get("window_spans_s"))
-                 if number(a) is not None and number(b) is not None]
+        summary, details = (part if isinstance(part, dict) else {} for part in stored)
+        spans = [(float(w[0]), float(w[1])) for w in _list(details.get("window_spans_s"))
+                 if isinstance(w, list) and len(w) == 2 and number(w[0]) is not None and number(w[1]) is not None]
         columns = [[float(v) if number(v) is not None else None for v in _list(details.get(k))]
                    for k in ("time_s", "min_ma", "max_ma")]
         if not columns[0] and not spans:

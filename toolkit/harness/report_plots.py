@@ -103,11 +103,11 @@ def current_trace(series: Series) -> go.Figure | None:
 def power_trace(series: Series) -> go.Figure | None:
     """A power meter's current trace (min and max of each plotted bin) with the inference windows shaded."""
     power = series.power
-    if power is None or not power.time_s:
+    values = [v for v in power.max_ma + power.min_ma if v is not None] if power is not None else []
+    if power is None or not power.time_s or not values:
         return None
     line = SIMULATED_COLOUR if power.simulated else MEASURED_COLOUR
     fig = go.Figure()
-    values = [v for v in power.max_ma + power.min_ma if v is not None]
     low, high = min(values), max(values)
     y_range = floored_range(values) or [low - (high - low) * 0.05, high + (high - low) * 0.05]
     if power.window_spans_s:  # one trace of rectangles: thousands of windows stay cheap to draw
