@@ -18,11 +18,10 @@ import pytest
 
 from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
-from toolkit.harness.modelled import is_modelled
 from toolkit.hil.baseline import Baseline, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
 from toolkit.hil.health import HEALTH_MODEL, BoardHealth, check_pool, load_or_check, read_health
-from toolkit.hil.results import RunResults, figure_lines, merge_parts
+from toolkit.hil.results import RunResults, figure_lines, merge_parts, simulated_figure
 from toolkit.hil.suite import SuiteModel, suite_models
 
 log = logging.getLogger(__name__)
@@ -312,7 +311,7 @@ class BaselineCheck:
 
 
     def _simulated(self, verdict: Verdict) -> bool:
-        return self.board.simulated and is_modelled(verdict.figure.name)
+        return simulated_figure(verdict.figure.name, self.board.simulated)
 
     def _describe(self, verdict: Verdict, where: str) -> str:
         return verdict.describe(where) + (", simulated" if self._simulated(verdict) else "")

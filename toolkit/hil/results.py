@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.harness.modelled import is_modelled
 from toolkit.harness.store import git_commit
 
 RESULTS_NAME = "hil-results.json"
@@ -58,6 +59,11 @@ def merge_parts(folder: Path, taken_out: dict[str, str], health: dict | None = N
     path = folder / RESULTS_NAME
     path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     return path
+
+
+def simulated_figure(name: str, board_simulated: bool) -> bool:
+    """A test's figure is recorded as simulated when a virtual board modelled it, not when it computed it."""
+    return board_simulated and is_modelled(name)
 
 
 def figure_lines(results: Path) -> list[str]:
