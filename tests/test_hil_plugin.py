@@ -39,12 +39,30 @@ def test_the_committed_baseline_passes_on_a_virtual_board(run_suite) -> None:
     assert 'name="espml.digits_cnn_int8.latency_us.median" value="9959' in junit
 
 
+MODELLED = {"latency_us.median", "latency_us.p90", "heap_free_min_bytes", "stack_high_water_bytes", "current_ma.mean",
+            "energy_uj_per_inference"}
+
+
+def test_only_a_virtual_boards_modelled_figures_say_simulated(run_suite) -> None:
+    """Output equality, accuracy and the arena are computed by TFLite-Micro: never tagged simulated."""
+    result = run_suite("vdev://esp32s3?realtime=0")
+    result.assert_outcomes(passed=1)
+    results = next(line for line in result.stdout.lines if line.startswith("results: "))[len("results: "):]
+    (test,) = json.loads(Path(results).read_text())["tests"]
+    figures = test["figures"]
+    assert {name for name, fig in figures.items() if fig["simulated"]} == MODELLED
+    assert {"outputs_match_reference", "accuracy", "arena_used_bytes"} <= figures.keys() - MODELLED
+    rows = {line.split()[0]: line for line in result.stdout.lines if line.startswith("    ") and "(baseline" in line}
+    assert rows.keys() == figures.keys()  # the terminal's figures table, one row per figure
+    assert {name for name, line in rows.items() if line.endswith("  simulated")} == MODELLED
+
+
 def test_a_slower_board_fails_naming_figure_board_and_change(run_suite) -> None:
     result = run_suite("vdev://esp32s3?realtime=0&slow=1.2")
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
     assert "latency_us.median regressed on esp32s3 (vdev://esp32s3?realtime=0&slow=1.2" in output
-    assert "+20.0%" in output and "tolerance 10%" in output
+    assert "+20.0%" in output and "tolerance 10%), simulated" in output  # a modelled figure of a virtual board
 
 
 def test_perturbed_outputs_fail_naming_the_figure(run_suite) -> None:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 BUNDLED = resources.files("toolkit.demo_data")  # fixtures/reference, shipped with the package
 DEMO_PORT = "vdev://esp32s3?baud=921600&id=demo"  # one board for flashing and benchmarking
 CALIBRATION_SAMPLES = 200
+DEMO_LABEL = "espml demo"  # what the demo's runs are for, in the store and the report
 
 
 @dataclass
@@ -131,8 +132,9 @@ def run_demo(work: Path, db: Path, n: int | None = None, retrain: bool = True, p
     clock.enter("bench")
     try:
         with Session.open(port) as session:
-            summary = run_bench(session, model, samples, BenchPlan(count, warmup=1, labels=[int(y) for y in test_y]),
-                                store, port, progress)
+            plan = BenchPlan(count, warmup=1, labels=[int(y) for y in test_y], model_name=model_path.name,
+                             label=DEMO_LABEL)  # the report names the run as it names a bench run of the file
+            summary = run_bench(session, model, samples, plan, store, port, progress)
     finally:
         store.close()
     clock.enter(None)

@@ -17,6 +17,7 @@ import numpy as np
 from toolkit.boards import get_board
 from toolkit.errors import DeviceTimeout, ToolkitError
 from toolkit.tensors import quantize as to_tensor
+from toolkit.harness.modelled import simulated_figures
 from toolkit.harness.power import PowerCapture, PowerPlan
 from toolkit.power.errors import PowerError
 from toolkit.harness.locate import locate
@@ -198,6 +199,7 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
             failure = type(exc)(exc.message, f"{exc.hint}; the {len(rows)} inferences are kept in {store.path} "
                                              f"(run {run_id})")
             raise failure from exc
+        summary["simulated_figures"] = simulated_figures(summary)
         store.set_power(run_id, summary["power"], capture.details())
     if plan.profile:
         try:
@@ -343,4 +345,5 @@ def summarize(rows: list[dict], info, model: TFLiteModel, uploaded: bool, run_id
     if labelled:
         summary["accuracy"] = sum(r["predicted"] == r["label"] for r in labelled) / len(labelled)
         summary["host_accuracy"] = sum(r["host_predicted"] == r["label"] for r in labelled) / len(labelled)
+    summary["simulated_figures"] = simulated_figures(summary)  # exactly the modelled ones (toolkit.harness.modelled)
     return summary

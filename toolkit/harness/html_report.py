@@ -8,10 +8,12 @@ import html
 from pathlib import Path
 
 from toolkit.errors import MissingExtraError, ToolkitError
+from toolkit.harness.modelled import is_modelled
 from toolkit.harness.report_data import (MAIN_FIGURES, BoardStatus, FigureResult, OpProfile, ReportData, Run,
                                          TestResult, load_report_data, number)
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+SIMULATED_TAG = "<span class=\"badge sim\">SIMULATED</span>"
 MAX_RUN_ROWS = 500
 
 CSS = """
@@ -82,10 +84,12 @@ def _header(data: ReportData, title: str) -> str:
     parts = [f"<h1>{_e(title)}</h1>", f"<p class=\"meta\">{' · '.join(meta)}</p>"]
     kinds = {r.simulated for r in data.runs} | {b.simulated for b in data.boards if b.simulated is not None}
     if True in kinds:
-        parts.append("<div class=\"banner sim\"><b>SIMULATED</b> figures come from virtual boards: latency, memory "
-                     "and current are the board's cost and current models, not a chip. Every simulated figure is "
-                     "marked SIMULATED" + (", and simulated and measured runs are never plotted in one series"
-                                           if False in kinds else "") + ".</div>")
+        parts.append("<div class=\"banner sim\"><b>SIMULATED</b> figures come from virtual boards' models, not a "
+                     "chip: latency and cycles (the cost model), heap and stack (the board's figures), current and "
+                     "energy (the current model, and any meter fed from it). Each is marked SIMULATED. Output "
+                     "equality, accuracy and arena use are computed by TFLite-Micro running the model, as on a chip, "
+                     "and are not marked" + (". Virtual and real boards' runs are never plotted in one series"
+                                             if False in kinds else "") + ".</div>")
     taken = [b for b in data.boards if b.taken_out]
     if taken:
         names = "; ".join(f"<b>{_e(b.port)}</b> ({_e(b.status)})" for b in taken)
@@ -97,7 +101,7 @@ def _boards(boards: list[BoardStatus]) -> str:
     if not boards:
         return "<h2>Boards</h2><p class=\"empty\">No boards: the store holds no runs.</p>"
     rows = "".join(
-        f"<tr><td>{_e(b.port)}</td><td>{_e(b.board)}</td><td>{_e(b.firmware)}</td><td>{_kind(b.simulated)}</td>"
+        f"<tr><td>{_e(b.port)}</td><td>{_e(b.board)}</td><td>{_e(b.firmware)}</td><td>{_board_kind(b.simulated)}</td>"
         f"<td>{_badge(b.status, 'out' if b.taken_out else 'ok' if b.status == 'ok' else 'other')}</td></tr>"
         for b in boards)
     return ("<h2>Boards</h2><table><tr><th>port</th><th>board</th><th>firmware</th><th>kind</th><th>status</th></tr>"
@@ -126,9 +130,10 @@ def _test(test: TestResult, run: Run | None, board_simulated: bool | None) -> st
     simulated = run.simulated if run is not None else board_simulated
     outcome = {"passed": "pass", "failed": "fail"}.get(test.outcome, "skip")
     where = " · ".join(_e(x) for x in (test.port, test.model) if x)
-    run_link = f" · <a href=\"#run-{run.id}\">run {run.id}</a>" if run is not None else ""
+    run_name = (f"run {run.id}" if run.label == test.nodeid else run.name) if run is not None else ""
+    run_link = f" · <a href=\"#run-{run.id}\">{_e(run_name)}</a>" if run is not None else ""
     head = (f"<div class=\"test\" id=\"{_anchor(test.nodeid)}\">{_badge(test.outcome, outcome)} "
-            f"<code>{_e(test.nodeid)}</code> {_kind(simulated)} <span class=\"meta\">{where}{run_link}</span>")
+            f"<code>{_e(test.nodeid)}</code> {_board_kind(simulated)} <span class=\"meta\">{where}{run_link}</span>")
     if not test.figures:
         return head + "</div>"
     rows = "".join(_figure_row(f, simulated) for f in test.figures)
@@ -137,11 +142,12 @@ def _test(test: TestResult, run: Run | None, board_simulated: bool | None) -> st
 
 
 def _figure_row(fig: FigureResult, simulated: bool | None) -> str:
+    """One figure of a test; SIMULATED when a virtual board modelled it (not for what it computed)."""
     band = fig.band
     band_text = "" if band is None else (_e(band.text) if band.text == "exact" else
                                          f"{_fmt(band.low)} … {_fmt(band.high)} ({_e(band.text)})")
     change = fig.change_pct
-    sim = " <span class=\"badge sim\">SIMULATED</span>" if simulated else ""
+    sim = " " + SIMULATED_TAG if simulated and is_modelled(fig.name) else ""
     verdict = {"ok": "ok", "regressed": "regressed", "improved": "improved"}.get(fig.verdict, "new")
     return (f"<tr><td>{_e(fig.name)}</td><td class=\"num\">{_fmt(fig.value, fig.unit)}{sim}</td>"
             f"<td class=\"num\">{_fmt(fig.baseline, fig.unit)}</td><td class=\"num\">{band_text}</td>"
@@ -159,7 +165,8 @@ def _runs(data: ReportData) -> str:
     more = (f"<p class=\"meta\">The {MAX_RUN_ROWS} latest of {len(data.runs)} runs.</p>"
             if len(data.runs) > MAX_RUN_ROWS else "")
     return ("<h2>Runs</h2><p class=\"meta\">Newest first, local time. The small figure under a value is its "
-            "change from the previous run of the same model on the same board kind (simulated or measured).</p>"
+            "change from the previous run of the same model on the same board kind (virtual or real)."
+            + (" A virtual board's modelled figures are marked sim (SIMULATED)." if data.any_simulated else "") + "</p>"
             + more + "<div class=\"wide\"><table><tr><th>run</th><th>started</th><th>model</th><th>board</th>"
             "<th>port</th><th>kind</th><th>firmware</th><th>commit</th><th>status</th><th>n</th><th>outputs</th>"
             f"{heads}</tr>{rows}</table></div>")
@@ -170,14 +177,21 @@ def _run_row(run: Run, data: ReportData) -> str:
     match = run.figure("outputs_match_reference")
     outputs = ("" if match is None else _badge("pass", "pass") if match
                else _badge(f"fail ({run.figure('mismatches')} differ)", "fail"))
-    cells = "".join(f"<td class=\"num\">{_fmt(run.figure(s.name), s.unit)}{_change(run, previous, s.name)}</td>"
-                    for s in MAIN_FIGURES)
+    cells = "".join(f"<td class=\"num\">{_fmt(run.figure(s.name), s.unit)}{_cell_tag(run, s.name)}"
+                    f"{_change(run, previous, s.name)}</td>" for s in MAIN_FIGURES)
     status = run.status if run.status in ("done", "") else _badge(run.status, "other")
-    return (f"<tr id=\"run-{run.id}\"><td class=\"num\">{run.id}</td>"
+    label = f"<br><span class=\"change\">{_e(run.label)}</span>" if run.label else ""
+    return (f"<tr id=\"run-{run.id}\"><td class=\"num\">{run.id}{label}</td>"
             f"<td class=\"nowrap\">{_e(_when(run.started, zone=False))}</td><td>{_e(run.model)}</td>"
-            f"<td>{_e(run.board)}</td><td>{_e(run.port)}</td><td>{_kind(run.simulated)}</td>"
+            f"<td>{_e(run.board)}</td><td>{_e(run.port)}</td><td>{_board_kind(run.simulated, short=True)}</td>"
             f"<td class=\"nowrap\">{_e(run.firmware)}</td><td>{_e(run.git_commit)}</td><td>{status}</td>"
             f"<td class=\"num\">{_fmt(run.figure('n'))}</td><td>{outputs}</td>{cells}</tr>")
+
+
+def _cell_tag(run: Run, name: str) -> str:
+    if not (run.simulated and is_modelled(name) and run.figure(name) is not None):
+        return ""
+    return "<br><span class=\"badge sim\" title=\"SIMULATED: the virtual board's model\">sim</span>"
 
 
 def _change(run: Run, previous: Run | None, name: str) -> str:
@@ -195,10 +209,11 @@ def _plots(data: ReportData) -> str:
     for series in data.series:
         current = plots.current_trace(series)
         figures = [plots.trend(series), plots.latency_histogram(series), current]
-        parts.append(f"<h3>{_e(series.key.model)} on {_e(series.key.board)} {_kind(series.key.simulated)}</h3>")
+        parts.append(f"<h3>{_e(series.key.model)} on {_e(series.key.board)} {_board_kind(series.key.simulated)}</h3>")
         parts += [_plot_div(f) for f in figures if f is not None]
         if current is None:
-            parts.append("<p class=\"empty\">No current trace: the board reported no current.</p>")
+            parts.append("<p class=\"empty\">No current per inference: the board reported no current.</p>")
+        parts += [_plot_div(f) for f in (plots.power_trace(series), plots.energy_histogram(series)) if f is not None]
     for model, profile in data.per_op.items():
         parts.append(f"<h3>Per-op time of {_e(model)} {_per_op_badge(profile)}</h3>"
                      f"<p class=\"meta\">{_per_op_note(profile)}</p>" + _plot_div(plots.per_op_bars(model, profile)))
@@ -242,9 +257,18 @@ def _per_op_note(profile: OpProfile) -> str:
 
 
 def _kind(simulated: bool | None) -> str:
+    """For figures: SIMULATED (a virtual board's model) or measured."""
     if simulated is None:
         return ""
-    return _badge("SIMULATED", "sim") if simulated else _badge("measured", "measured")
+    return SIMULATED_TAG if simulated else _badge("measured", "measured")
+
+
+def _board_kind(simulated: bool | None, short: bool = False) -> str:
+    """For boards and runs: a virtual board (some of whose figures are simulated) or a real one."""
+    if simulated is None:
+        return ""
+    board = "" if short else " board"
+    return _badge(f"virtual{board}", "sim") if simulated else _badge(f"real{board}", "measured")
 
 
 def _badge(text: str, cls: str) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
+from toolkit.harness.modelled import is_modelled
 from toolkit.model.verdict import problem_counts
 from toolkit.protocol import NO_SLOT, Info
 
-SIMULATED_NOTE = "[bold yellow]SIMULATED[/] (virtual board: latency, RAM and current come from models, not a chip)"
+SIMULATED_NOTE = ("[bold yellow]SIMULATED[/] rows come from the virtual board's models (latency, heap, stack, current, "
+                  "energy), not a chip; outputs, accuracy and arena are computed by TFLite-Micro as on a board")
+SIMULATED_TAG = "[yellow]simulated[/]"
 
 
 def _fmt(value, unit: str = "", digits: int = 1) -> str:
@@ -20,27 +23,38 @@ def _fmt(value, unit: str = "", digits: int = 1) -> str:
 
 
 def bench_table(summary: dict) -> Table:
-    sim = " (simulated)" if summary["simulated"] else ""
-    table = Table(title=f"bench on {escape(summary['board'])}{sim}: {summary['n']} inferences", title_justify="left")
+    """The run's figures, one a row; on a virtual board the modelled rows say simulated."""
+    simulated = bool(summary["simulated"])
+    kind = " (virtual board)" if simulated else ""
+    table = Table(title=f"bench on {escape(summary['board'])}{kind}: {summary['n']} inferences", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
+    if simulated:
+        table.add_column("kind")
+
+    def row(name: str, value: str, figure: str | None = None) -> None:
+        tag = SIMULATED_TAG if figure is not None and is_modelled(figure) else ""
+        table.add_row(name, value, *([tag] if simulated else []))
+
     lat = summary["latency_us"]
-    table.add_row("latency median / p90", f"{_fmt(lat['median'] / 1000, ' ms', 3)} / {_fmt(lat['p90'] / 1000, ' ms', 3)}")
-    table.add_row("latency min / max", f"{_fmt(lat['min'] / 1000, ' ms', 3)} / {_fmt(lat['max'] / 1000, ' ms', 3)}")
-    table.add_row("arena used", _fmt(summary["arena_used_bytes"], " B"))
-    table.add_row("heap free (minimum)", _fmt(summary["heap_free_min_bytes"], " B"))
+    row("latency median / p90", f"{_fmt(lat['median'] / 1000, ' ms', 3)} / {_fmt(lat['p90'] / 1000, ' ms', 3)}",
+        "latency_us")
+    row("latency min / max", f"{_fmt(lat['min'] / 1000, ' ms', 3)} / {_fmt(lat['max'] / 1000, ' ms', 3)}", "latency_us")
+    row("arena used", _fmt(summary["arena_used_bytes"], " B"), "arena_used_bytes")
+    row("heap free (minimum)", _fmt(summary["heap_free_min_bytes"], " B"), "heap_free_min_bytes")
     current = summary["current_ma"]
-    table.add_row("current mean / peak",
-                  f"{_fmt(current['mean'], ' mA')} / {_fmt(current['peak'], ' mA')}" if current else "no sensor")
-    table.add_row("energy per inference", _fmt(summary["energy_uj_per_inference"], " uJ"))
+    row("current mean / peak", f"{_fmt(current['mean'], ' mA')} / {_fmt(current['peak'], ' mA')}" if current
+        else "no sensor", "current_ma" if current else None)
+    energy = summary["energy_uj_per_inference"]
+    row("energy per inference", _fmt(energy, " uJ"), "energy_uj_per_inference" if energy is not None else None)
     match = summary["outputs_match_reference"]
-    table.add_row("outputs equal host reference",
-                  "[green]yes[/]" if match else f"[red]no[/] ({summary['mismatches']} differ)")
+    row("outputs equal host reference", "[green]yes[/]" if match else f"[red]no[/] ({summary['mismatches']} differ)",
+        "outputs_match_reference")
     if "accuracy" in summary:
-        table.add_row("accuracy on device / host", f"{summary['accuracy']:.2%} / {summary['host_accuracy']:.2%}")
-    table.add_row("firmware", escape(summary["firmware"]))
-    table.add_row("model", summary["model_sha256"][:16] + ("  (uploaded)" if summary.get("model_uploaded") else ""))
-    table.add_row("stored", escape(f"{summary['results_store']} run {summary['run_id']}"))
+        row("accuracy on device / host", f"{summary['accuracy']:.2%} / {summary['host_accuracy']:.2%}", "accuracy")
+    row("firmware", escape(summary["firmware"]))
+    row("model", summary["model_sha256"][:16] + ("  (uploaded)" if summary.get("model_uploaded") else ""))
+    row("stored", escape(f"{summary['results_store']} run {summary['run_id']}"))
     return table
 
 
@@ -52,16 +66,24 @@ def power_table(power: dict) -> Table:
                   title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
+    simulated = bool(power["simulated"])
+    if simulated:
+        table.add_column("kind")
+
+    def row(name: str, value: str, modelled: bool = True) -> None:
+        """Energies, currents and window lengths of a virtual board's trace are simulated; counts are not."""
+        table.add_row(name, value, *([SIMULATED_TAG if modelled else ""] if simulated else []))
+
     spread = power["spread_uj"]
-    table.add_row("energy above idle (median)", _fmt(power["energy_uj"], " uJ", 2))
-    table.add_row("energy from the supply (median)", _fmt(power["energy_gross_uj"], " uJ", 2))
-    table.add_row("spread p10 / p90", f"{_fmt(spread['p10'], ' uJ', 2)} / {_fmt(spread['p90'], ' uJ', 2)}")
-    table.add_row("windows / inferences per window", f"{power['windows']} / {power['group']}")
-    table.add_row("window (median)", _fmt(power["window_us_median"] / 1000, " ms", 3))
-    table.add_row("idle current", _fmt(power["idle_ma"], " mA", 2))
+    row("energy above idle (median)", _fmt(power["energy_uj"], " uJ", 2))
+    row("energy from the supply (median)", _fmt(power["energy_gross_uj"], " uJ", 2))
+    row("spread p10 / p90", f"{_fmt(spread['p10'], ' uJ', 2)} / {_fmt(spread['p90'], ' uJ', 2)}")
+    row("windows / inferences per window", f"{power['windows']} / {power['group']}", False)
+    row("window (median)", _fmt(power["window_us_median"] / 1000, " ms", 3))
+    row("idle current", _fmt(power["idle_ma"], " mA", 2))
     dropped = ", ".join(f"{k} {v}" for k, v in power["dropped_windows"].items() if v) or "none"
-    table.add_row("windows left out", dropped)
-    table.add_row("lost samples", f"[red]{power['lost_samples']:,}[/]" if power["lost_samples"] else "0")
+    row("windows left out", dropped, False)
+    row("lost samples", f"[red]{power['lost_samples']:,}[/]" if power["lost_samples"] else "0", False)
     return table
 
 

@@ -137,7 +137,8 @@ class SeriesKey:
 
     @property
     def kind(self) -> str:
-        return "SIMULATED" if self.simulated else "measured"
+        """The kind of board: which of its figures are simulated, the plots of them say."""
+        return "virtual board" if self.simulated else "real board"
 
     @property
     def title(self) -> str:
@@ -163,12 +164,34 @@ class Run:
     def key(self) -> SeriesKey:
         return SeriesKey(self.model, self.board, self.simulated)
 
+    @property
+    def name(self) -> str:
+        """How the report names the run: its number and, when it has one, its label (what it was for)."""
+        return f"run {self.id}" + (f" ({self.label})" if self.label else "")
+
     def figure(self, name: str) -> object:
         """A summary figure by dotted path (``latency_us.median``), or None."""
         value: object = self.summary
         for part in name.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         return value
+
+
+@dataclass(frozen=True)
+class PowerTrace:
+    """What a power meter recorded around one run (``espml bench --power``): the trace as min/max pairs
+    (seconds from its start, mA), the inference windows on the same clock, the energy of each (uJ)."""
+
+    run: Run
+    meter: str
+    simulated: bool  # the trace came from a meter fed by a virtual board (the virtual PPK2)
+    approximate: bool  # windows placed by the board's latency, no marker
+    energy_uj: float | None  # median per inference, idle baseline subtracted
+    per_window_uj: list[float]
+    window_spans_s: list[tuple[float, float]]
+    time_s: list[float]
+    min_ma: list[float]
+    max_ma: list[float]
 
 
 @dataclass
@@ -180,6 +203,7 @@ class Series:
     detail_run: Run | None = None  # the run whose inferences are shown
     inferences: list[dict] = field(default_factory=list)
     bands: dict[str, Band] = field(default_factory=dict)  # baseline bands by figure name
+    power: PowerTrace | None = None  # the newest run with a power meter's trace
 
     def previous(self, run: Run) -> Run | None:
         i = self.runs.index(run)
@@ -231,7 +255,9 @@ def load_report_data(db_path: str | Path, results_json: str | Path | None = None
     results = read_results_file(Path(results_json)) if results_json is not None else {}
     store = ResultsStore(db_path, read_only=True)  # a report never writes the store it reads
     try:
-        runs = [_run(row) for row in store.runs()]
+        rows = store.runs()
+        names = _model_names(rows)
+        runs = [_run(row, names) for row in rows]
         tests = [_test(t) for t in _list(results.get("tests"))]
         boards = [_board(b) for b in _list(results.get("boards"))] or _boards_of(runs)
         series = _group(runs)
@@ -239,6 +265,7 @@ def load_report_data(db_path: str | Path, results_json: str | Path | None = None
         for s in series:
             if s.detail_run is not None:
                 s.inferences = store.inferences(s.detail_run.id)
+            s.power = _power(store, s.runs)
         per_op = _profiled(store, runs)
     finally:
         store.close()
@@ -315,7 +342,34 @@ def _profiled(store: ResultsStore, runs: list[Run]) -> dict[str, OpProfile]:
     return profiles
 
 
-def _run(row: dict) -> Run:
+def _power(store: ResultsStore, runs: list[Run]) -> PowerTrace | None:
+    """The newest of ``runs`` whose power meter left a trace to plot."""
+    for run in reversed(runs):
+        stored = store.power(run.id)
+        if stored is None:
+            continue
+        summary, details = (part if isinstance(part, dict) else {} for part in stored)
+        spans = [(float(w[0]), float(w[1])) for w in _list(details.get("window_spans_s"))
+                 if isinstance(w, list) and len(w) == 2 and number(w[0]) is not None and number(w[1]) is not None]
+        columns = [[float(v) if number(v) is not None else None for v in _list(details.get(k))]
+                   for k in ("time_s", "min_ma", "max_ma")]
+        if not columns[0] and not spans:
+            continue  # the board's own sensor: figures, no trace
+        energies = [float(v) for v in _list(details.get("per_window_uj")) if number(v) is not None]
+        return PowerTrace(run, _text(summary.get("meter")), bool(summary.get("simulated")),
+                          bool(summary.get("approximate")), number(summary.get("energy_uj")), energies, spans,
+                          *columns)
+    return None
+
+
+def _model_names(rows: list[dict]) -> dict[str, str]:
+    """The name each model (by SHA-256) was stored under, so that a run stored without one (an older
+    demo run) is named as the other runs of the same model are, not by hash. The newest name wins."""
+    return {_text(r.get("model_sha256")): _text(r.get("model_name")) for r in rows
+            if r.get("model_name") and r.get("model_sha256")}
+
+
+def _run(row: dict, names: dict[str, str]) -> Run:
     try:
         summary = json.loads(row.get("summary") or "null")
     except (TypeError, json.JSONDecodeError):
@@ -325,7 +379,7 @@ def _run(row: dict) -> Run:
         id=int(row["id"]), started=timestamp(row.get("started")), finished=timestamp(row.get("finished")),
         status=_text(row.get("status")), port=_text(row.get("port")), board=_text(row.get("board")) or "unknown board",
         firmware=_text(row.get("firmware")), simulated=bool(row.get("simulated")),
-        model=_text(row.get("model_name")) or (f"model {sha[:12]}" if sha else "unknown model"),
+        model=_text(row.get("model_name")) or names.get(sha) or (f"model {sha[:12]}" if sha else "unknown model"),
         git_commit=_text(row.get("git_commit")), label=_text(row.get("label")),
         summary=summary if isinstance(summary, dict) else {})
 

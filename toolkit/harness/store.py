@@ -203,6 +203,8 @@ class ResultsStore:
                             (run_id, summary["meter"], json.dumps(summary), json.dumps(details) if details else None))
 
     def power(self, run_id: int) -> tuple[dict, dict] | None:
+        if self._tables and "power" not in self._tables:  # a read-only store from before power meters
+            return None
         row = self.db.execute("SELECT summary, details FROM power WHERE run_id = ?", (run_id,)).fetchone()
         return (json.loads(row[0]), json.loads(row[1]) if row[1] else {}) if row else None
 

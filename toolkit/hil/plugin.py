@@ -23,7 +23,7 @@ from toolkit.harness.power import PowerPlan
 from toolkit.hil.baseline import Baseline, BaselineError, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
 from toolkit.hil.health import HEALTH_MODEL, BoardHealth, check_pool, load_or_check, read_health
-from toolkit.hil.results import RunResults, merge_parts
+from toolkit.hil.results import RunResults, figure_lines, merge_parts, simulated_figure
 from toolkit.hil.suite import SuiteModel, suite_models
 from toolkit.power import make_meter
 from toolkit.power.errors import PowerError
@@ -323,8 +323,8 @@ class BaselineCheck:
         except BaselineError as exc:
             pytest.fail(f"{model}: {exc.message} ({exc.hint})", False)
         record = self.run.record(self.item)
-        for verdict in verdicts:
-            record["figures"][verdict.figure.name] = verdict.as_dict()
+        for verdict in verdicts:  # a virtual board's modelled figures say simulated; what it computed does not
+            record["figures"][verdict.figure.name] = {**verdict.as_dict(), "simulated": self._simulated(verdict)}
             self.item.user_properties.append((f"espml.{model}.{verdict.figure.name}", verdict.value))
         update = bool(option(self.run.config, "update_baseline"))
         if update:
@@ -332,13 +332,20 @@ class BaselineCheck:
         where = f"{self.board.kind} ({self.board.port})"
         for verdict in verdicts:
             if verdict.outcome == "improved":
-                self.run.improvements.append(f"{model}: {verdict.describe(where)}")
+                self.run.improvements.append(f"{model}: {self._describe(verdict, where)}")
                 if not update:
-                    warnings.warn(f"{model}: {verdict.describe(where)}; --espml-update-baseline records it")
-        regressed = [v.describe(where) for v in verdicts if v.outcome == "regressed"]
+                    warnings.warn(f"{model}: {self._describe(verdict, where)}; --espml-update-baseline records it")
+        regressed = [self._describe(v, where) for v in verdicts if v.outcome == "regressed"]
         if regressed and not update:
             pytest.fail(f"{model} regressed against {baseline.path.name}:\n  " + "\n  ".join(regressed), False)
         return verdicts
+
+
+    def _simulated(self, verdict: Verdict) -> bool:
+        return simulated_figure(verdict.figure.name, self.board.simulated)
+
+    def _describe(self, verdict: Verdict, where: str) -> str:
+        return verdict.describe(where) + (", simulated" if self._simulated(verdict) else "")
 
 
 @pytest.fixture
@@ -457,6 +464,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     run = config.stash.get(_HIL, None)
     for line in (run.improvements if run else []):
         terminalreporter.write_line(f"improved: {line}", green=True)
+    for line in figure_lines(results):
+        terminalreporter.write_line(line)
     terminalreporter.write_line(f"results: {results}")
     if html:
         terminalreporter.write_line(f"report: {html}")

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.harness.modelled import is_modelled
 from toolkit.harness.store import git_commit
 
 RESULTS_NAME = "hil-results.json"
@@ -58,3 +59,38 @@ def merge_parts(folder: Path, taken_out: dict[str, str], health: dict | None = N
     path = folder / RESULTS_NAME
     path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     return path
+
+
+def simulated_figure(name: str, board_simulated: bool) -> bool:
+    """A test's figure is recorded as simulated when a virtual board modelled it, not when it computed it."""
+    return board_simulated and is_modelled(name)
+
+
+def figure_lines(results: Path) -> list[str]:
+    """The terminal's table of the run's figures: one row per test and figure, with its baseline, its verdict
+    and, for a virtual board's modelled figures, "simulated" (computed ones, like output equality, are not)."""
+    try:
+        tests = json.loads(results.read_text()).get("tests", [])
+    except (OSError, ValueError):
+        return []
+    rows = [(t.get("nodeid", "?"), name, fig) for t in tests for name, fig in (t.get("figures") or {}).items()]
+    if not rows:
+        return []
+    width = max(len(name) for _, name, _ in rows)
+    lines, test = ["figures (value, baseline, verdict; simulated: a virtual board's model, not a chip):"], None
+    for nodeid, name, fig in rows:
+        if nodeid != test:
+            lines.append(f"  {nodeid}")
+            test = nodeid
+        unit = f" {fig['unit']}" if fig.get("unit") else ""
+        lines.append(f"    {name:<{width}}  {_value(fig.get('value'))}{unit} (baseline {_value(fig.get('baseline'))})"
+                     f"  {fig.get('verdict', '')}" + ("  simulated" if fig.get("simulated") else ""))
+    return lines
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "none" if value is None else str(value)
