@@ -604,3 +604,22 @@ def test_flasher_args_are_checked(case, content, words, tmp_path: Path, capsys) 
     assert main(["flash", "--port", FAST, "--firmware", str(build)]) == 9, case
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], lines
+
+
+@pytest.mark.parametrize("lie", ["short_output", "long_output"])
+def test_locate_checks_a_probes_outputs_against_the_probe_model(lie: str) -> None:
+    """bench --locate reads each probe model's outputs from the board: a board announcing another
+    size there is a one-line ProtocolError (not numpy's "cannot reshape"), and an endless one is
+    refused before any byte is kept, as in the bench loop."""
+    from lying_board import LyingBoard
+
+    from toolkit.errors import ProtocolError
+    from toolkit.harness import Session
+    from toolkit.harness.locate import _run_board
+    from toolkit.model import load_model
+
+    model = load_model(REFERENCE_MODEL)
+    with LyingBoard(lie, model.data) as board, Session.open(board.path, timeout=0.5) as session:
+        session.hello()
+        with pytest.raises(ProtocolError, match="the model's is 10"):
+            _run_board(session, model, [np.zeros(model.inputs[0].shape, np.int8)], 1.0)
