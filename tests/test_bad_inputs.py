@@ -226,6 +226,9 @@ PREPROCESSING = [
     ("bench: a recorded preprocessing of 46000x46000 pixels", {"size": [46000, 46000]}, "more than any board"),
     ("bench: a recorded preprocessing with scale 1/0", {"scale": "1/0"}, "divides by zero"),
     ("bench: a recorded preprocessing with NaN mean", {"mean": float("nan")}, "finite"),
+    ("bench: a recorded preprocessing with an infinite size", {"size": [float("inf"), 5]}, "not a whole number"),
+    ("bench: a recorded preprocessing with an empty mean", {"mean": []}, "mean has 0 values for 1 channel"),
+    ("bench: a recorded preprocessing with two stds for one channel", {"std": [1, 1]}, "std has 2 values for 1 channel"),
 ]
 
 
