@@ -200,16 +200,25 @@ NUMBERS = [
     ("bench: --warmup -3", ["bench", "--warmup", "-3"], "--warmup"),
     ("bench: --timeout nan", ["bench", "--timeout", "nan"], "--timeout"),
     ("demo: --n -5", ["demo", "--n", "-5"], "--n"),
+    ("bench: --n 99999999999999999999", ["bench", "--n", "99999999999999999999"], "--n"),
+    ("bench: --warmup 99999999999999999999", ["bench", "--warmup", "99999999999999999999"], "--warmup"),
+    ("bench: --resume 0", ["bench", "--resume", "0"], "--resume"),
+    ("bench: --resume 99999999999999999999", ["bench", "--resume", "99999999999999999999"], "--resume"),
+    ("bench: --power-group 0", ["bench", "--power", "replay:/nonexistent.npz", "--power-group", "0"], "--power-group"),
+    ("sim: --baud 0", ["sim", "--baud", "0"], "--baud"),
+    ("sim: --baud -9600", ["sim", "--baud", "-9600"], "--baud"),
 ]
 
 
 @pytest.mark.parametrize("case, argv, option", NUMBERS, ids=[c[0] for c in NUMBERS])
 def test_a_bad_number_exits_2_in_the_parser_naming_its_option(case, argv, option, tmp_path: Path, capsys) -> None:
     db = tmp_path / "r.sqlite"
-    rest = ["--port", "/dev/ttyNOPE9", "--model", "/nonexistent/m.tflite", "--inputs", "/nonexistent"] \
-        if argv[0] == "bench" else ["--work", str(tmp_path / "work")]
+    rest = {"bench": ["--port", "/dev/ttyNOPE9", "--model", "/nonexistent/m.tflite", "--inputs", "/nonexistent",
+                      "--db", str(db)],
+            "demo": ["--work", str(tmp_path / "work"), "--db", str(db)],
+            "sim": ["--rfc2217", "0.0.0.0:4000"]}[argv[0]]  # refused after the parser, were the number let through
     with pytest.raises(SystemExit) as exited:
-        main([*argv, *rest, "--db", str(db)])
+        main([*argv, *rest])
     err = capsys.readouterr().err.strip().splitlines()
     assert exited.value.code == 2 and f"argument {option}:" in err[-1], err
     assert "--inputs" not in err[-1] or argv[0] == "bench"
