@@ -1,7 +1,7 @@
 """Hostile boards and hostile files against the real CLI: tracebacks, memory and hangs.
 
 Every lie of tests/lying_board.py (a fake board on a pty that answers per docs/protocol.md but
-lies), every crafted MicroPython probe answer (a fake raw REPL on a pty), and crafted files (a
+lies), every crafted MicroPython probe answer (a fake raw REPL on a pty; two never end), and crafted files (a
 recorded preprocessing, flasher_args.json, results stores and HIL results with values out of
 range) are each given to `espml` in a child process, served from this one. Per case: exit code,
 seconds, the child's peak RSS (its VmHWM, read every 20 ms: ru_maxrss would count this process's RSS
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lying_board import HONEST_PROBE, LIES, PROBE_ANSWERS, LyingBoard, LyingRepl  # noqa: E402
+from lying_board import ENDLESS_ANSWERS, HONEST_PROBE, LIES, PROBE_ANSWERS, LyingBoard, LyingRepl  # noqa: E402
 from toolkit.harness.store import ResultsStore  # noqa: E402
 from toolkit.image.app_image import build_app  # noqa: E402
 from toolkit.model import load_model  # noqa: E402
@@ -196,8 +196,10 @@ def main() -> int:
     for lie in LIES if "board" in kinds else ():
         with _scratch() as folder, LyingBoard(lie, MODEL.read_bytes()) as board:
             cases[f"board: {lie}"] = run_case(bench_argv(board.path, folder), args.timeout, folder)
-    for name, answer in [("honest", HONEST_PROBE)] + [(n, a) for n, a, _ in PROBE_ANSWERS] if "probe" in kinds else ():
-        with _scratch() as folder, LyingRepl(answer.encode(errors="surrogatepass")) as repl:
+    probes = [("honest", HONEST_PROBE, None)] + [(n, a, None) for n, a, _ in PROBE_ANSWERS] + \
+        [(n, "", stream) for n, stream, _ in ENDLESS_ANSWERS]
+    for name, answer, stream in probes if "probe" in kinds else ():
+        with _scratch() as folder, LyingRepl(answer.encode(errors="surrogatepass"), stream) as repl:
             cases[f"probe: {name}"] = run_case(["info", "--target", "micropython", "--port", repl.path],
                                                args.timeout, folder)
     for kind, made in FILES.items():

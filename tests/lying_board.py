@@ -221,17 +221,31 @@ PROBE_ANSWERS = [
 ]
 
 
+# Probe answers that never end (tests/test_hostile_probe.py, bench/hostile.py): (case, stream, words)
+ENDLESS_ANSWERS = [
+    ("an answer that floods for ever", "flood", "sent more than"),
+    ("an answer trickled for ever", "trickle", "did not end its answer within"),
+]
+
+
 class LyingRepl(PtyPeer):
     """A pty that speaks MicroPython's raw REPL (Ctrl-A, raw-paste refused, code ended by Ctrl-D)
-    and answers every piece of code with ``answer`` as its output. It stands for a crafted board."""
+    and answers every piece of code with ``answer`` as its output. It stands for a crafted board.
+    ``stream``: after the first piece of code's "OK", text for ever instead ("flood": as fast as the
+    line takes it; "trickle": a byte every 20 ms, well inside any wait between characters)."""
 
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
+    def __init__(self, answer: bytes, stream: str | None = None) -> None:
+        self.answer, self.stream = answer, stream
+        self._streaming = False
         super().__init__("lying-repl")
 
     def _serve(self) -> None:
         pending = b""
         while not self._stop.is_set():
+            if self._streaming:
+                self._write(b"x" * FLOOD_BLOCK if self.stream == "flood" else b"x")
+                self._stop.wait(0.001 if self.stream == "flood" else 0.02)
+                continue
             if not select.select([self._controller], [], [], 0.05)[0]:
                 continue
             try:
@@ -246,6 +260,10 @@ class LyingRepl(PtyPeer):
                 elif b"\x01" in pending:
                     pending = pending.split(b"\x01", 1)[1]
                     self._write(REPL_BANNER)
+                elif b"\x04" in pending and self.stream:
+                    self._write(b"OK")
+                    self._streaming = True
+                    break
                 elif b"\x04" in pending:
                     pending = pending.split(b"\x04", 1)[1]
                     self._write(b"OK" + self.answer + b"\x04\x04>")

@@ -200,16 +200,25 @@ NUMBERS = [
     ("bench: --warmup -3", ["bench", "--warmup", "-3"], "--warmup"),
     ("bench: --timeout nan", ["bench", "--timeout", "nan"], "--timeout"),
     ("demo: --n -5", ["demo", "--n", "-5"], "--n"),
+    ("bench: --n 99999999999999999999", ["bench", "--n", "99999999999999999999"], "--n"),
+    ("bench: --warmup 99999999999999999999", ["bench", "--warmup", "99999999999999999999"], "--warmup"),
+    ("bench: --resume 0", ["bench", "--resume", "0"], "--resume"),
+    ("bench: --resume 99999999999999999999", ["bench", "--resume", "99999999999999999999"], "--resume"),
+    ("bench: --power-group 0", ["bench", "--power", "replay:/nonexistent.npz", "--power-group", "0"], "--power-group"),
+    ("sim: --baud 0", ["sim", "--baud", "0"], "--baud"),
+    ("sim: --baud -9600", ["sim", "--baud", "-9600"], "--baud"),
 ]
 
 
 @pytest.mark.parametrize("case, argv, option", NUMBERS, ids=[c[0] for c in NUMBERS])
 def test_a_bad_number_exits_2_in_the_parser_naming_its_option(case, argv, option, tmp_path: Path, capsys) -> None:
     db = tmp_path / "r.sqlite"
-    rest = ["--port", "/dev/ttyNOPE9", "--model", "/nonexistent/m.tflite", "--inputs", "/nonexistent"] \
-        if argv[0] == "bench" else ["--work", str(tmp_path / "work")]
+    rest = {"bench": ["--port", "/dev/ttyNOPE9", "--model", "/nonexistent/m.tflite", "--inputs", "/nonexistent",
+                      "--db", str(db)],
+            "demo": ["--work", str(tmp_path / "work"), "--db", str(db)],
+            "sim": ["--rfc2217", "0.0.0.0:4000"]}[argv[0]]  # refused after the parser, were the number let through
     with pytest.raises(SystemExit) as exited:
-        main([*argv, *rest, "--db", str(db)])
+        main([*argv, *rest])
     err = capsys.readouterr().err.strip().splitlines()
     assert exited.value.code == 2 and f"argument {option}:" in err[-1], err
     assert "--inputs" not in err[-1] or argv[0] == "bench"
@@ -226,6 +235,9 @@ PREPROCESSING = [
     ("bench: a recorded preprocessing of 46000x46000 pixels", {"size": [46000, 46000]}, "more than any board"),
     ("bench: a recorded preprocessing with scale 1/0", {"scale": "1/0"}, "divides by zero"),
     ("bench: a recorded preprocessing with NaN mean", {"mean": float("nan")}, "finite"),
+    ("bench: a recorded preprocessing with an infinite size", {"size": [float("inf"), 5]}, "not a whole number"),
+    ("bench: a recorded preprocessing with an empty mean", {"mean": []}, "mean has 0 values for 1 channel"),
+    ("bench: a recorded preprocessing with two stds for one channel", {"std": [1, 1]}, "std has 2 values for 1 channel"),
 ]
 
 
@@ -604,3 +616,22 @@ def test_flasher_args_are_checked(case, content, words, tmp_path: Path, capsys) 
     assert main(["flash", "--port", FAST, "--firmware", str(build)]) == 9, case
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], lines
+
+
+@pytest.mark.parametrize("lie", ["short_output", "long_output"])
+def test_locate_checks_a_probes_outputs_against_the_probe_model(lie: str) -> None:
+    """bench --locate reads each probe model's outputs from the board: a board announcing another
+    size there is a one-line ProtocolError (not numpy's "cannot reshape"), and an endless one is
+    refused before any byte is kept, as in the bench loop."""
+    from lying_board import LyingBoard
+
+    from toolkit.errors import ProtocolError
+    from toolkit.harness import Session
+    from toolkit.harness.locate import _run_board
+    from toolkit.model import load_model
+
+    model = load_model(REFERENCE_MODEL)
+    with LyingBoard(lie, model.data) as board, Session.open(board.path, timeout=0.5) as session:
+        session.hello()
+        with pytest.raises(ProtocolError, match="the model's is 10"):
+            _run_board(session, model, [np.zeros(model.inputs[0].shape, np.int8)], 1.0)

@@ -135,3 +135,13 @@ def test_the_suite_runs_on_a_micropython_board(run_suite) -> None:
     result = run_suite("vdev://esp32s3?firmware=micropython", "--espml-target=micropython")
     result.assert_outcomes(passed=1)
     assert list(run_suite.baselines.glob("esp32s3-micropython-*-simulated.json")) == []  # new figures: nothing written
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_a_bad_espml_n_is_a_usage_error_before_any_board(pytester: pytest.Pytester, value: str) -> None:
+    """--espml-n 0 ran the default 20 inferences, 'many' was a ValueError inside a test: refused
+    at start-up, as the CLI's parser refuses --n 0."""
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--espml-n={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines([f"*--espml-n*a whole number of at least 1*{value}*"])

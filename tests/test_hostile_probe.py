@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from lying_board import HONEST_PROBE as HONEST
-from lying_board import PROBE_ANSWERS, LyingRepl
+from lying_board import ENDLESS_ANSWERS, PROBE_ANSWERS, LyingRepl
 from toolkit.cli import main
 from toolkit.micropython.deploy import PROBE_MAX_CHARS, NotMicroPython, parse_probe
 
@@ -38,3 +38,26 @@ def test_the_parser_caps_what_it_reads() -> None:
         parse_probe("(" * 1_000_000)
     assert parse_probe(" " + HONEST + "\r\n").machine == "ESP32S3 module"
     assert len(HONEST) < PROBE_MAX_CHARS
+
+
+@pytest.mark.parametrize("case, stream, words", ENDLESS_ANSWERS, ids=[a[0] for a in ENDLESS_ANSWERS])
+def test_an_answer_that_never_ends_is_cut_in_one_line(case, stream, words) -> None:
+    """mpremote reads an answer until its end marker, with a time-out only between characters:
+    a board that keeps talking kept the host waiting (and growing) for ever. Run in a child, so
+    that a hang fails this test instead of stopping the suite."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with LyingRepl(b"", stream) as board:
+        try:
+            run = subprocess.run([sys.executable, "-m", "toolkit.cli", "info", "--target", "micropython", "--port",
+                                  board.path], capture_output=True, text=True, timeout=60, cwd=root,
+                                 env=dict(os.environ, PYTHONPATH=str(root)))
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{case}: the host still waited after 60 s")
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 4 and "Traceback" not in run.stderr, (case, run.stderr)
+    assert len(lines) == 1 and lines[0].startswith("espml: error:") and words in lines[0], lines

@@ -47,7 +47,7 @@ def test_sim_serves_the_protocol(tmp_path: Path, reference_model_path: Path, mod
             assert info.simulated and info.model_ready
             session.set_input(0, bytes(64))
             assert session.invoke().latency_us > 0
-            assert len(session.get_output(0)) == 10
+            assert len(session.get_output(0, 10)) == 10
     finally:
         stop(proc)
 

@@ -430,8 +430,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at_least(least: int):
-    """An argparse type: a whole number >= ``least`` (argparse names the option and exits 2)."""
+MAX_COUNT = 10**9  # inferences, warm-ups, a power window: more is a slip of the keyboard (a month at 1 ms each)
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest row id
+MAX_BAUD = 100_000_000  # far above any UART the ESP32-S3 has (5 Mbaud)
+
+
+def _at_least(least: int, most: int = MAX_COUNT):
+    """An argparse type: a whole number in ``least..most`` (argparse names the option and exits 2)."""
     def whole(text: str) -> int:
         try:
             value = int(text)
@@ -439,6 +444,8 @@ def _at_least(least: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < least:
             raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}, not {value}")
         return value
     return whole
 
@@ -493,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_at_least(1), help="measured inferences (default 10, or the resumed run's)")
     p.add_argument("--warmup", type=_at_least(0), help="unmeasured inferences first (default 1, or the resumed run's)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store (default {DEFAULT_DB})")
-    p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run of the store")
+    p.add_argument("--resume", type=_at_least(1, MAX_RUN_ID), metavar="RUN_ID", help="continue an interrupted run of the store")
     p.add_argument("--profile", action="store_true",
                    help="then time every op of one more inference on the board, next to inspect's estimate")
     p.add_argument("--power", metavar="METER",
@@ -502,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "docs/power.md has the wiring")
     p.add_argument("--no-marker", action="store_true",
                    help="no marker GPIO wired to the meter: place windows by the board's latency (approximate)")
-    p.add_argument("--power-group", type=int, metavar="N",
+    p.add_argument("--power-group", type=_at_least(1), metavar="N",
                    help="inferences per energy window (default: enough for 1000 samples, MLPerf-style)")
     p.add_argument("--trace", metavar="FILE", help="keep the meter's whole trace in this .npz (for replay:FILE)")
     p.add_argument("--locate", action="store_true",
@@ -574,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--rfc2217", metavar="127.0.0.1:PORT", help="serve RFC 2217 on a loopback TCP port")
     p.add_argument("--board", default="esp32s3", help="board variant (default esp32s3)")
     p.add_argument("--model", help="model to install before boot")
-    p.add_argument("--baud", type=int, default=None, help="model a UART at this rate (default: unpaced USB)")
+    p.add_argument("--baud", type=_at_least(1, MAX_BAUD), default=None, help="model a UART at this rate (default: unpaced USB)")
     p.add_argument("--no-esp-nn", action="store_true", help="a firmware built without ESP-NN (plain C kernels)")
     p.add_argument("--board-options", metavar="QUERY",
                    help="the vdev:// options of docs/virtual_board.md, e.g. 'slow=1.3&hang_after=50&seed=2' "

@@ -139,7 +139,7 @@ def _run_board(session: Session, model: TFLiteModel, inputs: list[np.ndarray], t
     for i, array in enumerate(inputs):
         session.set_input(i, array.tobytes())
     session.invoke(timeout=timeout or invoke_timeout(session, model))
-    return [np.frombuffer(session.get_output(i), dtype=t.numpy_dtype).reshape(t.shape)
+    return [np.frombuffer(session.get_output(i, t.nbytes), dtype=t.numpy_dtype).reshape(t.shape)
             for i, t in enumerate(model.outputs)]
 
 

@@ -278,15 +278,16 @@ class Session:
         """One inference on the current input with every op timed on the device."""
         return ProfileResult.unpack(self.request(MsgType.PROFILE, timeout=timeout))
 
-    def get_output(self, index: int, size: int | None = None) -> bytes:
+    def get_output(self, index: int, size: int) -> bytes:
         """Output ``index``, which the model says is ``size`` bytes: a board announcing another size,
-        or sending more than asked for, is refused before the host keeps its bytes."""
+        or sending more than asked for, is refused before the host keeps its bytes (so no caller can
+        let a board's ``total`` decide how much the host holds)."""
         step = self.max_payload - TensorChunk.HEADER_SIZE
         data = bytearray()
         total = None
         while total is None or len(data) < total:
             answer = TensorChunk.unpack(self.request(MsgType.GET_OUTPUT, OutputRequest(index, len(data), step).pack()))
-            if size is not None and answer.total != size:
+            if answer.total != size:
                 raise _protocol_lie(f"output {index} is {answer.total:,} bytes by its answer, the model's is {size:,}")
             if answer.index != index or answer.offset != len(data):
                 raise _protocol_lie(f"asked output {index} from byte {len(data)}, got output {answer.index} "

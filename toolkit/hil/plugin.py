@@ -76,7 +76,22 @@ def option(config: pytest.Config, name: str):
     return config.getini(f"espml_{name}") if value is None else value
 
 
+def inferences(config: pytest.Config) -> int:
+    """--espml-n (or the ini's espml_n), default 20; anything but a whole number >= 1 is a usage error."""
+    value = option(config, "n")
+    if value is None or value == "":
+        return 20
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise pytest.UsageError(f"--espml-n must be a whole number of at least 1, not {value!r}")
+    return n
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    inferences(config)  # refused before any board is opened
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.pluginmanager.register(BoardVerdicts(), "espml-board-verdicts")
@@ -129,7 +144,7 @@ class HilRun:
 
     @property
     def n(self) -> int:
-        return int(option(self.config, "n") or 20)
+        return inferences(self.config)
 
     def health(self) -> dict[str, BoardHealth]:
         """Every board's verdict, checked once per run before any board serves a test."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import PortError, ToolkitError, UnfitModelError
+from toolkit.micropython.bounded import ReplFlood, bounded
 from toolkit.micropython.heap import MICROLITE_TYPES, heap_fit, unsupported_io
 from toolkit.model.arena import plan_head
 from toolkit.model.reader import TFLiteModel
@@ -67,6 +68,8 @@ print(repr((sys.implementation.name, '.'.join(str(v) for v in sys.implementation
             _s[0] * _s[3], _h(%r), _h(%r), gc.mem_free(), _m)))
 """
 PROBE_MAX_CHARS = 1024  # the probe prints one short line; anything longer is not our probe's answer
+ANSWER_LIMIT = 64 * 1024  # bytes any of our raw-REPL exchanges may read (prompt, echo, output, errors)
+COPY_MIN_RATE = 1000  # bytes per second a copy may not fall below (115200 baud carries about 11,000)
 _PROBE_FIELDS = ((str,), (str,), (bool,), (int,), (str, type(None)), (str, type(None)), (int,), (str,))
 
 _RECEIVE = """
@@ -152,8 +155,11 @@ def raw_repl(url: str, baudrate: int = 115200, timeout: float = 3.0) -> Iterator
     transport.serial.timeout = 10.0  # no read waits for ever on a board that stopped
     _drain(transport.serial)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints what it read when it fails
-            transport.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
+        with contextlib.redirect_stdout(io.StringIO()), bounded(transport, ANSWER_LIMIT, timeout + 1):
+            transport.enter_raw_repl(soft_reset=False, timeout_overall=timeout)  # (mpremote prints what it read)
+    except ReplFlood:
+        transport.close()
+        raise
     except TransportError:
         transport.close()
         raise NotMicroPython(f"no MicroPython REPL answered on {url}",
@@ -208,7 +214,8 @@ def _exec(transport, code: str, timeout: float = 10.0) -> str:
     from mpremote.transport import TransportError
 
     try:
-        out, err = transport.exec_raw(code, timeout=timeout)
+        with bounded(transport, ANSWER_LIMIT, timeout):
+            out, err = transport.exec_raw(code, timeout=timeout)
     except TransportError as exc:
         raise ToolkitError(f"the board stopped answering its raw REPL: {exc}", "reset the board and try again") from None
     if err:
@@ -222,10 +229,12 @@ def put_file(transport, name: str, data: bytes, progress: Progress | None = None
     temporary = name + ".part"
     from mpremote.transport import TransportError
 
-    transport.exec_raw_no_follow(_RECEIVE % (len(data), temporary, CHUNK, ACK, temporary))
-    try:
-        _send_chunks(transport, name, data, progress)
-        out, err = transport.follow(timeout=30)
+    with bounded(transport, ANSWER_LIMIT, 10.0):
+        transport.exec_raw_no_follow(_RECEIVE % (len(data), temporary, CHUNK, ACK, temporary))
+    try:  # one acknowledgement a chunk, then the hash line
+        with bounded(transport, len(data) // CHUNK + 1 + ANSWER_LIMIT, 30 + len(data) / COPY_MIN_RATE):
+            _send_chunks(transport, name, data, progress)
+            out, err = transport.follow(timeout=30)
     except TransportError:
         raise ToolkitError(f"the board stopped answering while {name} was copied",
                            "the old file stays in use; reset the board and try again") from None
@@ -333,8 +342,9 @@ def check_model(model: TFLiteModel) -> None:
 
 def start_agent(transport, arena: int, board: str = "esp32s3") -> None:
     """Run the agent from the raw REPL; the line is the protocol's until the agent leaves."""
-    transport.exec_raw_no_follow(f"import sys\nsys.modules.pop('espml_agent', None)\nimport espml_agent\n"
-                                 f"espml_agent.main({MODEL_FILE!r}, {arena}, {board!r})")
+    with bounded(transport, ANSWER_LIMIT, 10.0):
+        transport.exec_raw_no_follow(f"import sys\nsys.modules.pop('espml_agent', None)\nimport espml_agent\n"
+                                     f"espml_agent.main({MODEL_FILE!r}, {arena}, {board!r})")
 
 
 def start(url: str, model: TFLiteModel, baudrate: int = 115200) -> None:

@@ -66,6 +66,8 @@ class Preprocess:
                     f"std {list(self.std)})"]
         if any(s == 0 for s in self.std) or self.scale == 0:
             return ["scale and std must not be zero"]
+        if not {len(self.mean), len(self.std)} <= {1, self.channels}:
+            return []  # the counts are wrong (said in __post_init__): no value range to work out
         means = self.mean * (self.channels // len(self.mean))
         stds = self.std * (self.channels // len(self.std))
         largest = max(max(abs(m), abs(255 * self.scale - m)) / abs(s) for m, s in zip(means, stds))
@@ -230,12 +232,20 @@ def _typed(fields: dict) -> dict:
             out[key] = tuple(_number(v) for v in items)
     if out.get("size") is not None:
         value = out["size"]
-        out["size"] = tuple(int(v) for v in (value.lower().split("x") if isinstance(value, str) else value))
+        out["size"] = tuple(_whole(v) for v in (value.lower().split("x") if isinstance(value, str) else value))
     if "layout" in out:
         out["layout"] = str(out["layout"]).upper()
     if isinstance(out.get("resize"), str) and out["resize"].lower() in ("none", ""):
         out["resize"] = None
     return out
+
+
+def _whole(value) -> int:
+    """A whole number from JSON or text (no bool, no fraction, no infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or \
+            (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
 
 
 def _number(value) -> float:
