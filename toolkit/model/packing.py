@@ -15,19 +15,21 @@ every later one sits at L or above, so at each scope the memory needs L, plus wh
 buffers occupy above L, plus every unplaced buffer alive then; and a buffer whose lowest free
 slot lies wholly below L can never be placed, so that branch is dead. Heuristic orders (largest
 first, longest-lived first, ...) give the first upper bound; the search stops at the lower bound
-or after ``node_limit`` nodes (then ``proven_optimal`` is False and the best placement found is
-returned).
+or after ``node_limit`` nodes or ``work_limit`` units of work (then ``proven_optimal`` is False and
+the best placement found is returned). Both bounds count work, not time, so a plan is the same on a
+quiet machine and a loaded one.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 DEFAULT_NODE_LIMIT = 20_000
-DEFAULT_SECONDS = 2.0
+# A node's bound costs one pass over the buffers-by-scopes liveness matrix: on a large model that
+# dominates. 2e8 cells is 20,000 nodes of a 100x100 matrix, about 2 s of one core here.
+DEFAULT_WORK_LIMIT = 200_000_000
 MAX_SEARCH_BUFFERS = 600  # the search recurses once per buffer; Python's stack allows about 1000
 
 
@@ -78,13 +80,13 @@ class _Problem:
 
 
 class _Search:
-    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int, seconds: float) -> None:
+    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int, work_limit: int) -> None:
         self.p = problem
         self.best = best
         self.best_size = problem.height(best)
         self.lower_bound = lower_bound
         self.node_limit = node_limit
-        self.deadline = time.monotonic() + seconds  # each node costs more on larger models: bound the time too
+        self.work_limit = work_limit  # each node costs more on larger models: bound the work too
         self.nodes = 0
         self.complete = True
 
@@ -105,7 +107,7 @@ class _Search:
                 self.best, self.best_size = list(offsets), height
             return
         self.nodes += 1
-        if self.nodes > self.node_limit or time.monotonic() > self.deadline:
+        if self.nodes > self.node_limit or self.nodes * self.p.alive.size > self.work_limit:
             self.complete = False
             return
         p = self.p
@@ -136,7 +138,7 @@ class _Search:
 
 
 def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[int] | None = None,
-         node_limit: int = DEFAULT_NODE_LIMIT, seconds: float = DEFAULT_SECONDS) -> Packing:
+         node_limit: int = DEFAULT_NODE_LIMIT, work_limit: int = DEFAULT_WORK_LIMIT) -> Packing:
     """Offsets for the buffers (positive sizes) in the least memory the search finds; ``initial``
     is a valid placement to start from (e.g. TFLM's own). The search recurses once per buffer:
     past MAX_SEARCH_BUFFERS only the heuristic orders are tried."""
@@ -150,7 +152,7 @@ def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[in
               sorted(index, key=lambda i: (-sizes[i] * (lasts[i] - firsts[i] + 1), i)),
               sorted(index, key=lambda i: (firsts[i], -sizes[i]))]
     starts = [p.first_fit(order) for order in orders] + ([list(initial)] if initial is not None else [])
-    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit, seconds)
+    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit, work_limit)
     if p.n > MAX_SEARCH_BUFFERS:
         search.complete = False
     else:
