@@ -54,7 +54,7 @@ def test_mobilenet_stage_after_the_split_point_is_unchanged() -> None:
 
 
 def test_band_rows_cover_the_output_once_with_halos_and_border_padding() -> None:
-    layers = find_stage(load_model(stage_model())).layers
+    layers = find_stage(load_model(stage_model())).layers[:3]
     height = layers[-1].out_shape[0]
     bands = split_rows(height, 3)
     assert bands[0][0] == 0 and bands[-1][1] == height and all(a[1] == b[0] for a, b in zip(bands, bands[1:]))
