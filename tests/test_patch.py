@@ -3,14 +3,20 @@ must compute every output pixel as the whole-tensor model does, in the host TFLi
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from toolkit.boards.firmware import firmware_ops
+from toolkit.cli import main
+from toolkit.errors import ModelError
 from toolkit.model import load_model
 from toolkit.model.bands import band_steps, find_stage, split_rows
 from toolkit.model.patch import band_rewrite
-from toolkit.model.tflm import HostInterpreter
+from toolkit.model.patch_plan import patch_model
+from toolkit.model.synth import ModelBuilder
+from toolkit.model.tflm import HostInterpreter, recorded_arena
 
 from vision_models import image_inputs, mobilenet_v1, stage_model
 
@@ -67,3 +73,39 @@ def test_band_rows_cover_the_output_once_with_halos_and_border_padding() -> None
 def test_a_dilated_convolution_ends_the_stage() -> None:
     stage = find_stage(load_model(stage_model(dilation=2)))
     assert len(stage.layers) == 2 and "dilated" in stage.stop
+
+
+def test_plan_patch_writes_a_smaller_identical_model(tmp_path) -> None:
+    """`espml plan --patch`: TFLM records less arena than the unpatched model's own plan, below the
+    layer-wise lower bound, with identical outputs, and the figures in --json."""
+    source, out, report = tmp_path / "m.tflite", tmp_path / "p.tflite", tmp_path / "p.json"
+    source.write_bytes(mobilenet_v1(64, 1))
+    assert main(["plan", str(source), "-o", str(out), "--patch", "--json", str(report)]) == 0
+    figures = json.loads(report.read_text())
+    recorded = recorded_arena(out.read_bytes(), ARENA).head
+    assert figures["patched_arena_bytes"] == recorded < figures["plain_head_bytes"]
+    assert recorded < figures["lower_bound_bytes"] and figures["outputs_identical"]
+    assert 0 < figures["extra_macs_pct"] <= 15 and figures["bands"] >= 2
+    inputs = image_inputs(source.read_bytes(), 2)
+    assert all(np.array_equal(a, b) for a, b in zip(tflm_outputs(source.read_bytes(), inputs),
+                                                    tflm_outputs(out.read_bytes(), inputs)))
+
+
+def test_plan_patch_refuses_a_dilated_first_convolution_in_one_line(tmp_path, capsys) -> None:
+    b = ModelBuilder(0)
+    x = b.input((1, 32, 32, 1))
+    y = b.conv2d(x, 8, 3)
+    b.operators[-1].builtinOptions.dilationHFactor = 2
+    source, out = tmp_path / "d.tflite", tmp_path / "p.tflite"
+    source.write_bytes(b.build([x], [b.conv2d(b.depthwise_conv2d(y, 3, stride=2), 8, 1)]))
+    assert main(["plan", str(source), "-o", str(out), "--patch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "dilated" in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_patch_keeps_to_the_mac_budget() -> None:
+    """A tight budget picks a shallower or coarser split: fewer extra MACs, no less arena."""
+    data = mobilenet_v1(64, 1)
+    loose, tight = patch_model(data), patch_model(data, max_extra_macs_pct=0.5)
+    assert tight.extra_macs_pct <= 0.5 < loose.extra_macs_pct
+    assert tight.patched_head_bytes >= loose.patched_head_bytes

@@ -253,6 +253,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from toolkit.model.offline_plan import plan_file
 
+    if args.patch:
+        from toolkit.model.patch_plan import patch_file
+
+        if args.no_reorder or args.replan:
+            raise ToolkitError("--patch plans the banded model itself: it takes neither --no-reorder nor --replan",
+                               "drop those options")
+        patched = patch_file(args.model, args.out, args.max_extra_macs)
+        _write_json(args.json, {"model": args.model, "out": args.out, **patched.to_json()})
+        if args.json != "-":
+            for line in patched.summary_lines():
+                console.print(line)
+            console.print(f"wrote {args.out}")
+        return 0
     planned = plan_file(args.model, args.out, reorder=not args.no_reorder, replan=args.replan)
     _write_json(args.json, {"model": args.model, "out": args.out, **planned.to_json()})
     if args.json != "-":
@@ -520,6 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, metavar="OUT.tflite", help="the planned model to write")
     p.add_argument("--no-reorder", action="store_true", help="keep the operators in their order")
     p.add_argument("--replan", action="store_true", help="plan a model that already carries an offline plan again")
+    p.add_argument("--patch", action="store_true",
+                   help="also run the first, high-resolution stage in bands (below the layer-wise lower bound)")
+    p.add_argument("--max-extra-macs", type=float, default=15.0, metavar="PCT",
+                   help="with --patch: the most MACs the bands' halo rows may add, in %% (default 15)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_plan)
 

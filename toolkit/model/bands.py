@@ -145,3 +145,13 @@ def band_steps(layers: tuple[Layer, ...], out_rows: tuple[int, int]) -> tuple[St
         steps.append(Step(rows, rows[0] - low, high - rows[1], (first, end)))
         first, end = rows
     return tuple(reversed(steps))
+
+
+def band_macs(layers: tuple[Layer, ...], layer_macs: tuple[int, ...], bands: tuple[tuple[int, int], ...]) -> int:
+    """MACs the layers cost run in these bands (``layer_macs``: each layer's on the whole map): a
+    layer's MACs are the same for each of its output rows, and halo rows are computed per band."""
+    rows = [0] * len(layers)
+    for out_rows in bands:
+        for n, step in enumerate(band_steps(layers, out_rows)):
+            rows[n] += step.out_rows[1] - step.out_rows[0]
+    return sum(macs * count // layer.out_shape[0] for layer, macs, count in zip(layers, layer_macs, rows))

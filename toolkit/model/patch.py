@@ -16,7 +16,6 @@ import copy
 import numpy as np
 
 from toolkit.model.bands import POOL_OPS, VALID, Layer, band_steps, split_rows
-from toolkit.model.reader import parse_model
 from toolkit.model.rewrite import pack_model, unpack_model, _schema
 
 MAX_BANDS = 10  # TFLM's CONCATENATION takes at most 10 inputs (kMaxInputNum)
@@ -126,12 +125,13 @@ def _drop_unused_tensors(model) -> None:
             entry.tensorIndex = new[entry.tensorIndex]
 
 
-def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int) -> bytes:
-    """The model with ``layers`` (a stage from ``find_stage``, its first ones) run in ``bands`` bands."""
+def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int, unpacked=None) -> bytes:
+    """The model with ``layers`` (a stage from ``find_stage``, its first ones) run in ``bands`` bands
+    (``unpacked``: the model's ``unpack_model``, copied rather than unpacked again)."""
     if not 2 <= bands <= min(MAX_BANDS, layers[-1].out_shape[0]):
         raise ValueError(f"bands must be 2..{MAX_BANDS} and no more than the stage's output rows")
     stage_ops = {layer.op for layer in layers}
-    model = unpack_model(data)
+    model = copy.deepcopy(unpacked) if unpacked is not None else unpack_model(data)
     g = _Graph(model)
     originals = {layer.op: g.main.operators[layer.op] for layer in layers}
     emitted, joined = [], []
@@ -156,4 +156,4 @@ def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int) -> bytes:
     at = layers[0].op  # ops before the stage's first are not stage ops (each map has one reader)
     g.main.operators = rest[:at] + emitted + rest[at:]
     _drop_unused_tensors(model)
-    return parse_model(pack_model(model, len(data) + 8192)).data
+    return pack_model(model, len(data) + 8192)

@@ -1,0 +1,165 @@
+"""``espml plan --patch``: below the layer-wise lower bound by running the first stage in bands.
+
+Every split point of the bandable stage (``bands.find_stage``) and every band count is rewritten
+(``patch.band_rewrite``) and scored by its most bytes alive at once; those within the MAC budget
+(halo rows are computed by both neighbouring bands) are planned offline (``offline_plan``) in
+the band order, the smallest kept. The result is kept only when the host TFLite-Micro records a
+smaller arena head for it than for the unpatched model's own offline plan, and gives identical
+outputs on the inputs given and on random and extreme inputs; otherwise ModelError says why and
+the model is left alone.
+
+    from toolkit.model.patch_plan import patch_model
+    patched = patch_model(model_bytes)     # patched.data: the model to deploy; patched.to_json(): figures
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import ModelError, ToolkitError
+from toolkit.model.arena import place_head
+from toolkit.model.bands import Layer, band_macs, find_stage, split_rows
+from toolkit.model.offline_plan import plan_model
+from toolkit.model.patch import MAX_BANDS, band_rewrite
+from toolkit.model.reader import load_model, parse_model, read_model_bytes
+from toolkit.model.rewrite import unpack_model
+from toolkit.model.work import op_work, total_macs
+
+DEFAULT_MAX_EXTRA_MACS_PCT = 15.0
+PLANNED_CANDIDATES = 3  # the candidates with the least bytes alive that are planned offline
+RECORDING_ARENA = 4 * 1024 * 1024
+RANDOM_INPUTS = 4
+HINT = "plan it without --patch (espml plan)"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    depth: int  # stage operators banded
+    bands: int
+    data: bytes
+    lower_bound: int
+    extra_macs: int
+
+
+@dataclass(frozen=True)
+class PatchPlan:
+    data: bytes  # the patched model with its offline plan
+    lower_bound_bytes: int  # the original's layer-wise lower bound (most bytes alive, whole tensors)
+    plain_head_bytes: int  # the head of the original's own offline plan (espml plan), host TFLM
+    patched_head_bytes: int  # the head of ``data``, host TFLM
+    stage_ops: tuple[int, ...]  # original operator indices run in bands
+    bands: int
+    macs: int
+    extra_macs: int
+    outputs_identical: bool
+    checked_inputs: int
+
+    @property
+    def ratio(self) -> float:
+        return self.patched_head_bytes / self.lower_bound_bytes
+
+    @property
+    def extra_macs_pct(self) -> float:
+        return 100.0 * self.extra_macs / self.macs if self.macs else 0.0
+
+    def to_json(self) -> dict:
+        return {"lower_bound_bytes": self.lower_bound_bytes, "plain_head_bytes": self.plain_head_bytes,
+                "patched_arena_bytes": self.patched_head_bytes, "ratio": round(self.ratio, 4),
+                "stage_ops": list(self.stage_ops), "bands": self.bands, "macs": self.macs,
+                "extra_macs": self.extra_macs, "extra_macs_pct": round(self.extra_macs_pct, 2),
+                "outputs_identical": self.outputs_identical, "checked_inputs": self.checked_inputs}
+
+    def summary_lines(self) -> list[str]:
+        return [f"patched: operators {self.stage_ops[0]}-{self.stage_ops[-1]} run in {self.bands} bands; arena head "
+                f"{self.patched_head_bytes:,} B against the layer-wise lower bound {self.lower_bound_bytes:,} B "
+                f"({self.ratio:.2f}x; espml plan alone {self.plain_head_bytes:,} B), {self.extra_macs_pct:.1f}% more "
+                f"MACs (halo rows computed twice), outputs identical on {self.checked_inputs} inputs"]
+
+
+def _candidates(data: bytes, layers: tuple[Layer, ...], max_extra: int) -> list[Candidate]:
+    model = parse_model(data)
+    layer_macs = tuple(op_work(model, model.ops[layer.op]).macs for layer in layers)
+    unpacked = unpack_model(data)
+    found = []
+    for depth in range(1, len(layers) + 1):
+        stage, macs = layers[:depth], layer_macs[:depth]
+        for bands in range(2, min(MAX_BANDS, stage[-1].out_shape[0]) + 1):
+            extra = band_macs(stage, macs, split_rows(stage[-1].out_shape[0], bands)) - sum(macs)
+            if extra > max_extra:
+                break  # more bands, more halo rows
+            patched = band_rewrite(data, stage, bands, unpacked)
+            found.append(Candidate(depth, bands, patched, place_head(patched, None).lower_bound, extra))
+    return sorted(found, key=lambda c: (c.lower_bound, c.extra_macs))
+
+
+def search(data: bytes, max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT) -> tuple[Candidate, bytes, int]:
+    """The best candidate, its planned bytes and its planned head (this host's replica of TFLM's
+    planner); ModelError when nothing can be banded."""
+    model = parse_model(data)
+    stage = find_stage(model)
+    if not stage.layers:
+        raise ModelError(f"cannot patch this model: {stage.stop}", HINT)
+    found = _candidates(data, stage.layers, int(total_macs(model) * max_extra_macs_pct / 100))
+    if not found:
+        raise ModelError(f"cannot patch this model within {max_extra_macs_pct:g}% more MACs "
+                         f"(its bandable stage ends where {stage.stop})", "allow more with --max-extra-macs")
+    best = None
+    for candidate in found[:PLANNED_CANDIDATES]:
+        planned = plan_model(candidate.data, reorder=False)
+        if best is None or planned.planned_head_bytes < best[2]:
+            best = (candidate, planned.data, planned.planned_head_bytes)
+    return best
+
+
+def check_inputs(data: bytes, given: list[list[np.ndarray]] | None = None, seed: int = 0) -> list[list[np.ndarray]]:
+    """The inputs given, then random int8 inputs and the two extremes (all -128, all 127)."""
+    shape = load_model(data).inputs[0].shape
+    rng = np.random.default_rng(seed)
+    sets = list(given or [])
+    sets += [[rng.integers(-128, 128, shape, dtype=np.int8)] for _ in range(RANDOM_INPUTS)]
+    return sets + [[np.full(shape, -128, np.int8)], [np.full(shape, 127, np.int8)]]
+
+
+def _outputs(data: bytes, input_sets: list[list[np.ndarray]]) -> list[np.ndarray]:
+    from toolkit.model.tflm import HostInterpreter
+
+    count = len(load_model(data).outputs)
+    interpreter = HostInterpreter(data, RECORDING_ARENA)
+    return [out for inputs in input_sets for out in interpreter.run(inputs, count)]
+
+
+def patch_model(data: bytes, inputs: list[list[np.ndarray]] | None = None,
+                max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT) -> PatchPlan:
+    """The model with its first stage in bands and an offline plan, checked in the host TFLM;
+    ModelError (the model left alone) when that is not smaller or not identical."""
+    from toolkit.model.tflm import recorded_arena
+
+    data = parse_model(bytes(data)).data
+    candidate, patched, _ = search(data, max_extra_macs_pct)
+    plain = plan_model(data, replan=True)
+    plain_head = recorded_arena(plain.data, RECORDING_ARENA).head
+    patched_head = recorded_arena(patched, RECORDING_ARENA).head
+    sets = check_inputs(data, inputs)
+    identical = all(np.array_equal(a, b) for a, b in zip(_outputs(data, sets), _outputs(patched, sets)))
+    if not identical:
+        raise ModelError("the banded model's outputs differ from the original's in TFLite-Micro: no patch written", HINT)
+    if patched_head >= plain_head:
+        raise ModelError(f"banding needs no less arena ({patched_head:,} B) than espml plan alone ({plain_head:,} B): "
+                         "no patch written", HINT)
+    stage = find_stage(parse_model(data)).layers[:candidate.depth]
+    return PatchPlan(patched, plain.lower_bound_bytes, plain_head, patched_head, tuple(layer.op for layer in stage), candidate.bands,
+                     total_macs(parse_model(data)), candidate.extra_macs, identical, len(sets))
+
+
+def patch_file(source: str | Path, destination: str | Path,
+               max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT) -> PatchPlan:
+    """``patch_model`` from one .tflite file to another; nothing is written when it refuses."""
+    patched = patch_model(read_model_bytes(source), max_extra_macs_pct=max_extra_macs_pct)
+    try:
+        Path(destination).write_bytes(patched.data)
+    except OSError as exc:
+        raise ToolkitError(f"cannot write {destination}: {exc.strerror}", "give a writable path with -o") from None
+    return patched
