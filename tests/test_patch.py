@@ -12,11 +12,15 @@ from toolkit.boards.firmware import firmware_ops
 from toolkit.cli import main
 from toolkit.errors import ModelError
 from toolkit.model import load_model
+from toolkit.model.arena import plan_head
+from toolkit.model.band_layout import band_view_offsets, view_lower_bound
 from toolkit.model.bands import band_steps, find_stage, split_rows
 from toolkit.model.patch import band_rewrite
 from toolkit.model.patch_plan import patch_model
+from toolkit.model.rewrite import rewrite_model
 from toolkit.model.synth import ModelBuilder
 from toolkit.model.tflm import HostInterpreter, recorded_arena
+from toolkit.model.views import tensor_views
 
 from vision_models import image_inputs, mobilenet_v1, stage_model
 
@@ -109,3 +113,37 @@ def test_patch_keeps_to_the_mac_budget() -> None:
     loose, tight = patch_model(data), patch_model(data, max_extra_macs_pct=0.5)
     assert tight.extra_macs_pct <= 0.5 < loose.extra_macs_pct
     assert tight.patched_head_bytes >= loose.patched_head_bytes
+
+
+def test_slices_and_band_outputs_share_their_tensors_bytes() -> None:
+    """The plan puts each band's slice inside the image and each band's output where it lands in the
+    joined map (alive together, same bytes); TFLM runs it, records the head the replica plans, and a
+    plan moving a band output off its place is refused as an overlap."""
+    data = mobilenet_v1(64, 1)
+    stage = find_stage(load_model(data)).layers[:8]
+    banded = band_rewrite(data, stage, 4, slices_first=True)
+    offsets = band_view_offsets(banded)
+    views = tensor_views(banded)
+    assert len(views) == 4 + 4 and all(offsets[t] - offsets[views[t][0]] == views[t][1] for t in views)
+    planned = rewrite_model(banded, offsets=offsets)
+    head = plan_head(load_model(planned))
+    assert recorded_arena(planned, ARENA).head == head.size <= view_lower_bound(banded) * 1.05
+    inputs = image_inputs(data, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(tflm_outputs(data, inputs), tflm_outputs(planned, inputs)))
+    joined = next(root for root, _ in views.values() if root != load_model(banded).inputs[0].index)
+    moved = list(offsets)
+    band = next(t for t, (root, at) in views.items() if root == joined and at > 0)
+    moved[band] += 16
+    with pytest.raises(ModelError, match="overlaps"):
+        plan_head(load_model(rewrite_model(banded, offsets=tuple(moved))))
+
+
+def test_packing_around_pinned_buffers() -> None:
+    """Pinned buffers keep their offsets; the others go around them, as low as the bound allows."""
+    from toolkit.model.packing import pack
+
+    # (size, first, last): 0 is pinned at 32 during scopes 0-1; 1 and 2 are alive then too.
+    sizes, firsts, lasts = [32, 32, 32, 64], [0, 0, 1, 2], [1, 1, 1, 3]
+    packed = pack(sizes, firsts, lasts, fixed={0: 32})
+    assert packed.offsets[0] == 32 and packed.offsets[1] == 0 and packed.offsets[2] == 64
+    assert packed.offsets[3] == 0 and packed.size == 96

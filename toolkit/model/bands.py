@@ -126,11 +126,12 @@ def find_stage(model: TFLiteModel) -> Stage:
 
 
 def split_rows(height: int, bands: int) -> tuple[tuple[int, int], ...]:
-    """``height`` rows in ``bands`` contiguous bands, the first ones a row taller when it does not divide."""
+    """``height`` rows in ``bands`` contiguous bands, the last ones a row taller when it does not divide
+    (by then the image rows the first bands read are free)."""
     base, extra = divmod(height, bands)
     edges = [0]
     for band in range(bands):
-        edges.append(edges[-1] + base + (band < extra))
+        edges.append(edges[-1] + base + (band >= bands - extra))
     return tuple(zip(edges[:-1], edges[1:]))
 
 

@@ -125,20 +125,22 @@ def _drop_unused_tensors(model) -> None:
             entry.tensorIndex = new[entry.tensorIndex]
 
 
-def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int, unpacked=None) -> bytes:
+def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int, unpacked=None, slices_first: bool = False) -> bytes:
     """The model with ``layers`` (a stage from ``find_stage``, its first ones) run in ``bands`` bands
-    (``unpacked``: the model's ``unpack_model``, copied rather than unpacked again)."""
+    (``unpacked``: the model's ``unpack_model``, copied rather than unpacked again). ``slices_first``
+    cuts every band's rows before the first band runs (for ``band_layout``, which places them
+    inside the image), else each band's just before it."""
     if not 2 <= bands <= min(MAX_BANDS, layers[-1].out_shape[0]):
         raise ValueError(f"bands must be 2..{MAX_BANDS} and no more than the stage's output rows")
     stage_ops = {layer.op for layer in layers}
     model = copy.deepcopy(unpacked) if unpacked is not None else unpack_model(data)
     g = _Graph(model)
     originals = {layer.op: g.main.operators[layer.op] for layer in layers}
-    emitted, joined = [], []
+    emitted, joined, slices = [], [], []
     for band, out_rows in enumerate(split_rows(layers[-1].out_shape[0], bands)):
         steps = band_steps(layers, out_rows)
         op, current = _slice(g, layers[0].source, steps[0].rows, f"band{band}/slice")
-        emitted.append(op)
+        (slices if slices_first else emitted).append(op)
         for n, (layer, step) in enumerate(zip(layers, steps)):
             pads = (step.pad_top, step.pad_bottom, layer.pad[2], layer.pad[3])
             if any(pads):
@@ -152,6 +154,7 @@ def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int, unpacked=No
     options.axis = 1
     emitted.append(g.operator("CONCATENATION", joined, [layers[-1].target], g.s.BuiltinOptions.ConcatenationOptions,
                               options))
+    emitted = slices + emitted
     rest = [op for i, op in enumerate(g.main.operators) if i not in stage_ops]
     at = layers[0].op  # ops before the stage's first are not stage ops (each map has one reader)
     g.main.operators = rest[:at] + emitted + rest[at:]

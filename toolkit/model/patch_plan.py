@@ -1,9 +1,9 @@
 """``espml plan --patch``: below the layer-wise lower bound by running the first stage in bands.
 
-Every split point of the bandable stage (``bands.find_stage``) and every band count is rewritten
-(``patch.band_rewrite``) and scored by its most bytes alive at once; those within the MAC budget
-(halo rows are computed by both neighbouring bands) are planned offline (``offline_plan``) in
-the band order, the smallest kept. The result is kept only when the host TFLite-Micro records a
+Every split point of the bandable stage (``bands.find_stage``) and every band count within the
+MAC budget (halo rows are computed by both neighbouring bands) is rewritten (``patch.band_rewrite``)
+and scored by its most bytes alive at once, slices and band outputs sharing their tensors' bytes;
+the best few are planned offline (``band_layout``), the smallest kept. The result is kept only when the host TFLite-Micro records a
 smaller arena head for it than for the unpatched model's own offline plan, and gives identical
 outputs on the inputs given and on random and extreme inputs; otherwise ModelError says why and
 the model is left alone.
@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import ModelError, ToolkitError
-from toolkit.model.arena import place_head
+from toolkit.model.arena import plan_head
+from toolkit.model.band_layout import band_view_offsets, view_lower_bound
 from toolkit.model.bands import Layer, band_macs, find_stage, split_rows
 from toolkit.model.offline_plan import plan_model
 from toolkit.model.patch import MAX_BANDS, band_rewrite
 from toolkit.model.reader import load_model, parse_model, read_model_bytes
-from toolkit.model.rewrite import unpack_model
+from toolkit.model.rewrite import rewrite_model, unpack_model
 from toolkit.model.work import op_work, total_macs
 
 DEFAULT_MAX_EXTRA_MACS_PCT = 15.0
@@ -90,9 +91,18 @@ def _candidates(data: bytes, layers: tuple[Layer, ...], max_extra: int) -> list[
             extra = band_macs(stage, macs, split_rows(stage[-1].out_shape[0], bands)) - sum(macs)
             if extra > max_extra:
                 break  # more bands, more halo rows
-            patched = band_rewrite(data, stage, bands, unpacked)
-            found.append(Candidate(depth, bands, patched, place_head(patched, None).lower_bound, extra))
+            patched = band_rewrite(data, stage, bands, unpacked, slices_first=True)
+            found.append(Candidate(depth, bands, patched, view_lower_bound(patched), extra))
     return sorted(found, key=lambda c: (c.lower_bound, c.extra_macs))
+
+
+def _planned(data: bytes, candidate: Candidate, layers: tuple[Layer, ...]) -> bytes:
+    """The candidate with its offline plan: slices and band outputs as views (``band_layout``),
+    or, when its views are not aligned, every band's slice cut just before it, planned as usual."""
+    offsets = band_view_offsets(candidate.data)
+    if offsets is not None:
+        return rewrite_model(candidate.data, offsets=offsets)
+    return plan_model(band_rewrite(data, layers[:candidate.depth], candidate.bands), reorder=False).data
 
 
 def search(data: bytes, max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT) -> tuple[Candidate, bytes, int]:
@@ -108,9 +118,10 @@ def search(data: bytes, max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT) 
                          f"(its bandable stage ends where {stage.stop})", "allow more with --max-extra-macs")
     best = None
     for candidate in found[:PLANNED_CANDIDATES]:
-        planned = plan_model(candidate.data, reorder=False)
-        if best is None or planned.planned_head_bytes < best[2]:
-            best = (candidate, planned.data, planned.planned_head_bytes)
+        planned = _planned(data, candidate, stage.layers)
+        head = plan_head(parse_model(planned)).size
+        if best is None or head < best[2]:
+            best = (candidate, planned, head)
     return best
 
 
