@@ -259,7 +259,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.no_reorder or args.replan:
             raise ToolkitError("--patch plans the banded model itself: it takes neither --no-reorder nor --replan",
                                "drop those options")
-        patched = patch_file(args.model, args.out, args.max_extra_macs)
+        patched = patch_file(args.model, args.out, args.max_extra_macs, args.minimise)
         _write_json(args.json, {"model": args.model, "out": args.out, **patched.to_json()})
         if args.json != "-":
             for line in patched.summary_lines():
@@ -537,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the first, high-resolution stage in bands (below the layer-wise lower bound)")
     p.add_argument("--max-extra-macs", type=float, default=15.0, metavar="PCT",
                    help="with --patch: the most MACs the bands' halo rows may add, in %% (default 15)")
+    p.add_argument("--minimise", choices=("arena", "head"), default="arena",
+                   help="with --patch: the whole arena on the board, TFLM's structures included (default), "
+                        "or the activations' head alone")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_plan)
 
