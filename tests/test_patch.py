@@ -180,3 +180,31 @@ def test_virtual_board_runs_the_patched_model_unchanged(tmp_path) -> None:
         assert summary["outputs_match_reference"] and summary["simulated"]
         arenas[name] = summary["arena_used_bytes"]
     assert arenas["patched"] < arenas["original"], arenas
+
+
+def test_the_latency_estimate_counts_the_recompute() -> None:
+    from toolkit.boards import get_board
+    from toolkit.model.inspect import inspect_model
+
+    data = mobilenet_v1(64, 1)
+    patched = patch_model(data, objective="head")
+    before, after = (inspect_model(load_model(d), get_board("esp32s3")) for d in (data, patched.data))
+    assert after.macs - before.macs == patched.extra_macs > 0
+    assert after.estimated_latency_ms > before.estimated_latency_ms
+
+
+def test_inspect_plan_shows_the_lower_bound_the_patched_arena_and_extra_macs(tmp_path, capsys) -> None:
+    path, report = tmp_path / "m.tflite", tmp_path / "i.json"
+    path.write_bytes(mobilenet_v1(64, 1))
+    assert main(["inspect", str(path), "--plan", "--json", str(report)]) == 0
+    patch = json.loads(report.read_text())["arena_patch"]
+    assert patch["patched_arena_bytes"] < patch["lower_bound_bytes"] and 0 < patch["extra_macs_pct"] <= 15
+    assert patch["patched_board_arena_bytes"] < patch["plain_board_arena_bytes"]
+    assert "espml plan --patch: operators" in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_inspect_plan_says_why_a_model_cannot_be_patched(tmp_path, reference_model_path) -> None:
+    report = tmp_path / "i.json"
+    assert main(["inspect", str(reference_model_path), "--plan", "--json", str(report)]) == 0
+    patch = json.loads(report.read_text())["arena_patch"]
+    assert patch["refused"] and "patched_arena_bytes" not in patch

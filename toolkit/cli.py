@@ -238,6 +238,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             console.print(table)
         for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
             console.print(line)
+        for line in report.arena_patch.summary_lines() if report.arena_patch is not None else ():
+            console.print(escape(line))
         for line in micropython.lines() if micropython else ():
             console.print(escape(line))
         said = verdict(report)

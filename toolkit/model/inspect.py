@@ -9,6 +9,7 @@ from toolkit.boards.firmware import ESP_NN_COMPONENTS, firmware_ops
 from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
 from toolkit.model.offline_plan import ArenaPlan, plan_model
+from toolkit.model.patch_plan import PatchEstimate, estimate_patch
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.tail import plan_tail
 from toolkit.model.tflm_structs import STRUCTS
@@ -110,6 +111,7 @@ class InspectReport:
     problems: list[Problem] = field(default_factory=list)
     offline_plan: bool = False  # the model carries an offline memory plan, which the head honours
     arena_plan: ArenaPlan | None = None  # what 'espml plan' would make of it (inspect --plan)
+    arena_patch: PatchEstimate | None = None  # what 'espml plan --patch' would make of it (inspect --plan)
     int8_latency_ms: float = 0.0  # the same graph's estimate were every op int8 with ESP-NN (what float costs)
     # registered custom ops (the signal library) whose kernels' own persistent state the tail does not
     # model: the arena figure is then a lower bound, and says so
@@ -172,6 +174,7 @@ class InspectReport:
             "verdict": verdict(self).to_json(),
             "float_ops": len(self.float_ops),
             **({"arena_plan": self.arena_plan.to_json()} if self.arena_plan is not None else {}),
+            **({"arena_patch": self.arena_patch.to_json()} if self.arena_patch is not None else {}),
         }
 
 
@@ -212,7 +215,8 @@ def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Proble
 
 def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer_size: int = 4,
                   plan: bool = False) -> InspectReport:
-    """``plan``: also work out the offline arena plan 'espml plan' would write (``arena_plan``)."""
+    """``plan``: also work out the offline arena plan 'espml plan' would write (``arena_plan``) and
+    what 'espml plan --patch' would (``arena_patch``)."""
     registered = firmware_ops()
     head = plan_head(model)
     tail = plan_tail(model, pointer_size)
@@ -231,6 +235,7 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         Budget("tensor arena vs firmware arena (RAM)", head.size + tail, board.arena_bytes),
     ]
     names = [model.tensors[i].name for i in head.live_at_peak]
+    arena_plan = plan_model(model.data, replan=True) if plan else None
     return InspectReport(
         board=board.name, model_sha256=model.sha256, model_bytes=model.size, esp_nn=esp_nn,
         pointer_size=pointer_size, inputs=[_tensor_json(t) for t in model.inputs],
@@ -242,6 +247,7 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
         arena_uncounted_ops=tuple(dict.fromkeys(op.kind[7:] for op in model.ops
                                                 if op.kind.startswith("CUSTOM:") and op.kind in registered)),
-        offline_plan=head.offline, arena_plan=plan_model(model.data, replan=True) if plan else None,
+        offline_plan=head.offline, arena_plan=arena_plan,
+        arena_patch=estimate_patch(model.data, arena_plan) if plan else None,
         int8_latency_ms=int8_us / 1000,
     )

@@ -27,6 +27,7 @@ from toolkit.model.band_layout import band_view_offsets, view_lower_bound
 from toolkit.model.bands import Layer, band_macs, find_stage, split_rows
 from toolkit.model.offline_plan import plan_model
 from toolkit.model.patch import MAX_BANDS, band_rewrite
+from toolkit.model.plan_metadata import read_offline_offsets
 from toolkit.model.reader import load_model, parse_model, read_model_bytes
 from toolkit.model.rewrite import rewrite_model, unpack_model
 from toolkit.model.tail import plan_tail
@@ -133,6 +134,9 @@ def search(data: bytes, max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT,
     if objective not in OBJECTIVES:
         raise ModelError(f"unknown patch objective {objective!r}", f"use one of {', '.join(OBJECTIVES)}")
     model = parse_model(data)
+    if read_offline_offsets(data) is not None:
+        raise ModelError("the model already carries an offline memory plan, which banding would invalidate",
+                         "patch the model it was planned from")
     stage = find_stage(model)
     if not stage.layers:
         raise ModelError(f"cannot patch this model: {stage.stop}", HINT)
@@ -147,6 +151,57 @@ def search(data: bytes, max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT,
         if best is None or arena < best[2]:
             best = (candidate, planned.data, arena)
     return best
+
+
+@dataclass(frozen=True)
+class PatchEstimate:
+    """What ``espml plan --patch`` would make of a model, from this host's replica of TFLM's planner
+    alone (``inspect --plan``; ``patch_model`` checks it in TFLM)."""
+
+    lower_bound_bytes: int  # layer-wise, whole tensors, best operator order
+    head_bytes: int = 0  # the banded model's planned head
+    board_arena_bytes: int = 0  # its head + tail on the ESP32-S3
+    plain_board_arena_bytes: int = 0  # espml plan's head + tail on the ESP32-S3
+    stage_ops: tuple[int, ...] = ()
+    bands: int = 0
+    extra_macs_pct: float = 0.0
+    refused: str = ""  # why it cannot patch the model
+
+    def to_json(self) -> dict:
+        if self.refused:
+            return {"lower_bound_bytes": self.lower_bound_bytes, "refused": self.refused}
+        return {"lower_bound_bytes": self.lower_bound_bytes, "patched_arena_bytes": self.head_bytes,
+                "ratio": round(self.head_bytes / self.lower_bound_bytes, 4),
+                "patched_board_arena_bytes": self.board_arena_bytes,
+                "plain_board_arena_bytes": self.plain_board_arena_bytes, "stage_ops": list(self.stage_ops),
+                "bands": self.bands, "extra_macs_pct": round(self.extra_macs_pct, 2)}
+
+    def summary_lines(self) -> list[str]:
+        if self.refused:
+            return [f"espml plan --patch: {self.refused}"]
+        return [f"espml plan --patch: operators {self.stage_ops[0]}-{self.stage_ops[-1]} in {self.bands} bands, "
+                f"arena head {self.head_bytes:,} B against the layer-wise lower bound {self.lower_bound_bytes:,} B "
+                f"({self.head_bytes / self.lower_bound_bytes:.2f}x), whole arena on the board "
+                f"{self.plain_board_arena_bytes:,} -> {self.board_arena_bytes:,} B, {self.extra_macs_pct:.1f}% more MACs "
+                "(estimate: --patch checks it in TFLite-Micro)"]
+
+
+def estimate_patch(data: bytes, plain) -> PatchEstimate:
+    """``search`` for inspect: the planned figures of the best banding, or why there is none
+    (``plain``: the model's ``plan_model``)."""
+    model = parse_model(data)
+    plain_board = plain.planned_head_bytes + plan_tail(parse_model(plain.data), BOARD_POINTER_SIZE)
+    try:
+        candidate, patched, board = search(data)
+    except ModelError as exc:
+        return PatchEstimate(plain.lower_bound_bytes, refused=exc.message)
+    if board >= plain_board:
+        return PatchEstimate(plain.lower_bound_bytes, refused=f"banding needs no less arena ({board:,} B) than "
+                                                              f"espml plan alone ({plain_board:,} B)")
+    stage = find_stage(model).layers[:candidate.depth]
+    return PatchEstimate(plain.lower_bound_bytes, plan_head(parse_model(patched)).size, board, plain_board,
+                         tuple(layer.op for layer in stage), candidate.bands,
+                         100.0 * candidate.extra_macs / max(1, total_macs(model)))
 
 
 def check_inputs(data: bytes, given: list[list[np.ndarray]] | None = None, seed: int = 0) -> list[list[np.ndarray]]:
