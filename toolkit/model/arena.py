@@ -14,7 +14,9 @@ order of request, as TFLM's sort leaves them), each at the lowest offset whose g
 buffers alive at the same time, fits it. A model carrying an offline plan (the
 ``OfflineMemoryAllocation`` metadata, ``toolkit/model/plan_metadata.py``) has its planned
 tensors at the given offsets, placed first in request order; the planner fits the rest around
-them, as TFLM's GreedyMemoryPlanner does.
+them, as TFLM's GreedyMemoryPlanner does. Planned tensors alive together may share bytes only
+when one is a view of the other (``views.py``: a row slice inside its source, a concatenation's
+input where it lands in the output); any other overlap is an error.
 
 Tail (persistent): TFLM's own structures, kernel data and variable tensors (see
 ``toolkit/model/tail.py``).
