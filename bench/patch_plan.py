@@ -1,13 +1,15 @@
 """How far below the layer-wise lower bound `espml plan --patch` (the first stage in bands) gets.
 
 For each vision model (the real ones in $ESPML_REAL_MODELS with an image-like input, and
-generated MobileNetV1-style graphs: 96x96 grey at width 0.25 as person detection, RGB, 0.5, 128x128)
+generated MobileNetV1-style graphs: 96x96 grey at width 0.25 as person detection, RGB, 0.5, 128x128,
+160x160)
 and each objective (`head`: the activations alone, `arena`: the whole arena on the board, TFLM's
 persistent structures included): the layer-wise lower bound (the most bytes alive at once with
 whole tensors, in the best operator order: no `espml plan` needs less), the patched model's
 arena head and whole arena as the host TFLM records them (and the 32-bit board estimate), the
-ratio of patched head to lower bound, the MACs the halo rows add, and whether the outputs are
-bit-identical on random and extreme inputs in the host TFLM. A model it cannot patch is a row
+ratio of patched head to lower bound, the MACs the halo rows add, whether the outputs are
+bit-identical on random and extreme inputs in the host TFLM, and whether the whole arena fits the
+firmware's internal-RAM arena before and after. A model it cannot patch is a row
 with the one-line reason. Goals (issue 25, objective head): person-detection-style ratio <= 0.6,
 MLPerf VWW <= 0.85, extra MACs <= 15%, outputs identical on all.
 
@@ -15,8 +17,8 @@ MLPerf VWW <= 0.85, extra MACs <= 15%, outputs identical on all.
 
 JSON: `models` (one row per model and objective: `lower_bound_bytes`, `patched_arena_bytes`,
 `ratio`, `extra_macs_pct`, `outputs_identical`, `plain_total_bytes`, `patched_total_bytes`,
-`plain_board_arena_bytes`, `patched_board_arena_bytes`, `bands`, `stage_ops`, `seconds`, or
-`refused`), `goals`.
+`plain_board_arena_bytes`, `patched_board_arena_bytes`, `fits_internal_ram`, `bands`,
+`stage_ops`, `seconds`, or `refused`), `goals`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from vision_models import mobilenet_v1  # noqa: E402
+from toolkit.boards import get_board  # noqa: E402
 from toolkit.errors import ModelError  # noqa: E402
 from toolkit.hil.suite import real_models  # noqa: E402
 from toolkit.model import load_model  # noqa: E402
@@ -42,7 +45,9 @@ VWW = "mlc_vww_96_int8"
 GENERATED = {PERSON_DETECTION: lambda: mobilenet_v1(96, 1, 0.25),
              "mobilenet_v1 0.25 96x96 rgb": lambda: mobilenet_v1(96, 3, 0.25),
              "mobilenet_v1 0.5 96x96 grey": lambda: mobilenet_v1(96, 1, 0.5),
-             "mobilenet_v1 0.25 128x128 grey": lambda: mobilenet_v1(128, 1, 0.25)}
+             "mobilenet_v1 0.25 128x128 grey": lambda: mobilenet_v1(128, 1, 0.25),
+             "mobilenet_v1 0.25 160x160 grey": lambda: mobilenet_v1(160, 1, 0.25)}
+INTERNAL_ARENA = get_board("esp32s3").arena_bytes  # the firmware's arena in internal RAM
 
 
 def image_like(data: bytes) -> bool:
@@ -56,6 +61,8 @@ def measure(name: str, data: bytes, kind: str, objective: str) -> dict:
     row = {"model": name, "kind": kind, "objective": objective}
     try:
         row.update(patch_model(data, objective=objective).to_json())
+        row["fits_internal_ram"] = {"plain": row["plain_board_arena_bytes"] <= INTERNAL_ARENA,
+                                    "patched": row["patched_board_arena_bytes"] <= INTERNAL_ARENA}
     except ModelError as exc:
         row["refused"] = str(exc)
     row["seconds"] = round(time.perf_counter() - start, 1)
@@ -87,12 +94,15 @@ def main() -> int:
     def ratio(name: str) -> float | None:
         return next((r["ratio"] for r in patched if r["model"] == name and r["objective"] == "head"), None)
 
-    goals = {"person_detection_ratio": ratio(PERSON_DETECTION), "vww_ratio": ratio(VWW),
+    rescued = sorted({r["model"] for r in patched if r["fits_internal_ram"]["patched"]
+                      and not r["fits_internal_ram"]["plain"]})
+    goals = {"person_detection_ratio": ratio(PERSON_DETECTION), "vww_ratio": ratio(VWW), "psram_to_internal": rescued,
              "max_extra_macs_pct": max((r["extra_macs_pct"] for r in patched), default=None),
              "all_outputs_identical": all(r["outputs_identical"] for r in patched)}
     print(f"person-detection-style head ratio {goals['person_detection_ratio']} (goal <= 0.6); VWW "
           f"{goals['vww_ratio']} (goal <= 0.85); extra MACs at most {goals['max_extra_macs_pct']}% (goal <= 15); "
-          f"outputs identical on {sum(r['outputs_identical'] for r in patched)} of {len(patched)} patched rows")
+          f"outputs identical on {sum(r['outputs_identical'] for r in patched)} of {len(patched)} patched rows; "
+          f"needed PSRAM, fit the {INTERNAL_ARENA // 1024} KB internal arena patched: {', '.join(rescued) or 'none'}")
     if args.json:
         Path(args.json).write_text(json.dumps({"models": rows, "goals": goals}, indent=2) + "\n")
     return 0
