@@ -13,7 +13,7 @@ firmware's internal-RAM arena before and after. A model it cannot patch is a row
 with the one-line reason. Goals (issue 25, objective head): person-detection-style ratio <= 0.6,
 MLPerf VWW <= 0.85, extra MACs <= 15%, outputs identical on all.
 
-    ESPML_REAL_MODELS=../shared/real-models python bench/patch_plan.py [--json FILE]
+    ESPML_REAL_MODELS=../shared/real-models python bench/patch_plan.py [--only TEXT] [--json FILE]
 
 JSON: `models` (one row per model and objective: `lower_bound_bytes`, `patched_arena_bytes`,
 `ratio`, `extra_macs_pct`, `outputs_identical`, `plain_total_bytes`, `patched_total_bytes`,
@@ -72,11 +72,13 @@ def measure(name: str, data: bytes, kind: str, objective: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--only", metavar="TEXT", help="only the models whose name contains TEXT")
     args = parser.parse_args()
     models = [(p.stem, p.read_bytes(), "real") for p in real_models() if image_like(p.read_bytes())]
     if not models:
         print("ESPML_REAL_MODELS is not set: real models skipped")
     models += [(name, build(), "generated") for name, build in GENERATED.items()]
+    models = [m for m in models if args.only is None or args.only in m[0]]
     rows = [measure(name, data, kind, objective) for name, data, kind in models for objective in OBJECTIVES]
 
     print(f"{'model':<34}{'obj.':>6}{'bound':>8}{'patched':>9}{'ratio':>7}{'+MACs':>7}{'same':>6}"

@@ -228,3 +228,29 @@ def test_a_model_that_needed_psram_runs_in_internal_ram_on_the_virtual_board(tmp
     assert main(["bench", "--model", str(patched_path), "--json", str(out), *common]) == 0
     summary = json.loads(out.read_text())
     assert summary["outputs_match_reference"] and summary["arena_used_bytes"] <= 160 * 1024
+
+
+def test_optimize_patch_stage_keeps_a_smaller_identical_model() -> None:
+    """`--stages ...,quantize,plan,patch`: the stage bands the quantised model (not the planned one)
+    and keeps it when the whole arena is smaller and the held-out outputs are identical."""
+    from toolkit.model.tail import plan_tail
+    from toolkit.optimize.pipeline import Result, parse_order, patch_stage
+
+    assert parse_order("fold,quantize,plan,patch")[-1] == "patch"
+    data = mobilenet_v1(64, 1)
+    planned = plan_model(data).data
+    result = Result(rows=[{"stage": "plan", "status": "applied"}], tflite=planned, int8_tflite=data)
+    eval_x = np.random.default_rng(1).uniform(-0.5, 0.5, (3, 1, 64, 64)).astype(np.float32)
+    row = patch_stage(result, eval_x)
+    assert row["status"] == "applied" and result.tflite != planned
+    board = plan_head(load_model(result.tflite)).size + plan_tail(load_model(result.tflite), 4)
+    assert board < plan_head(load_model(planned)).size + plan_tail(load_model(planned), 4)
+
+
+def test_optimize_patch_stage_leaves_a_model_it_cannot_patch(reference_model_path) -> None:
+    from toolkit.optimize.pipeline import Result, patch_stage
+
+    data = reference_model_path.read_bytes()
+    result = Result(rows=[{"stage": "quantize", "status": "applied"}], tflite=data, int8_tflite=data)
+    row = patch_stage(result, np.zeros((1, 1, 8, 8), np.float32))
+    assert row["status"] == "nothing to change" and row["notes"] and result.tflite == data

@@ -162,6 +162,7 @@ def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[in
         offsets = [fixed.get(i, -1) for i in range(p.n)]
         remaining = np.array([i not in fixed for i in range(p.n)], dtype=bool)
         fits = [p.lowest_fit(i, offsets) if remaining[i] else 0 for i in range(p.n)]
-        search.run(offsets, fits, 0, -1, remaining, p.height([o if o >= 0 else -s for o, s in zip(offsets, sizes)]))
+        pinned_top = max((offset + sizes[i] for i, offset in fixed.items()), default=0)
+        search.run(offsets, fits, 0, -1, remaining, pinned_top)
     optimal = search.best_size <= lower_bound or search.complete
     return Packing(tuple(search.best), search.best_size, lower_bound, optimal, search.nodes)
