@@ -31,13 +31,15 @@ def band_view_offsets(data: bytes, seconds: float = DEFAULT_SECONDS) -> tuple[in
     groups: dict[int, list[int]] = {}
     for tensor in views:
         groups.setdefault(view_root(views, tensor)[0], []).append(tensor)
-    sliced = [root for root, members in groups.items() if graph.ops[_producer(graph, members[0])].kind == "STRIDED_SLICE"]
+    sliced = [root for root, members in groups.items()
+              if graph.ops[_producer(graph, members[0])].kind == "STRIDED_SLICE"]
     joined = [root for root in groups if root not in sliced]
     if len(sliced) != 1 or len(joined) != 1:
         return None
     if any(view_root(views, t)[1] % ARENA_ALIGNMENT for t in views):
         return None  # kernels may load their operands with aligned vector loads
-    lifetimes = {b.tensor: (b.first, b.last, b.size) for b in head_buffers(data)[0] if b.subgraph == 0 and b.tensor >= 0}
+    lifetimes = {b.tensor: (b.first, b.last, b.size) for b in head_buffers(data)[0]
+                 if b.subgraph == 0 and b.tensor >= 0}
     image, joint = sliced[0], joined[0]
     image_pieces = [(t, view_root(views, t)[1]) for t in [image] + groups[image] if t in lifetimes]
     joint_pieces = [(t, view_root(views, t)[1]) for t in [joint] + groups[joint] if t in lifetimes]

@@ -125,7 +125,8 @@ def _drop_unused_tensors(model) -> None:
             entry.tensorIndex = new[entry.tensorIndex]
 
 
-def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int, unpacked=None, slices_first: bool = False) -> bytes:
+def band_rewrite(data: bytes, layers: tuple[Layer, ...], bands: int, unpacked=None,
+                 slices_first: bool = False) -> bytes:
     """The model with ``layers`` (a stage from ``find_stage``, its first ones) run in ``bands`` bands
     (``unpacked``: the model's ``unpack_model``, copied rather than unpacked again). ``slices_first``
     cuts every band's rows before the first band runs (for ``band_layout``, which places them

@@ -80,7 +80,8 @@ class PatchPlan:
         return {"lower_bound_bytes": self.lower_bound_bytes, "plain_head_bytes": self.plain_head_bytes,
                 "patched_arena_bytes": self.patched_head_bytes, "ratio": round(self.ratio, 4),
                 "plain_total_bytes": self.plain_total_bytes, "patched_total_bytes": self.patched_total_bytes,
-                "plain_board_arena_bytes": self.plain_board_bytes, "patched_board_arena_bytes": self.patched_board_bytes,
+                "plain_board_arena_bytes": self.plain_board_bytes,
+                "patched_board_arena_bytes": self.patched_board_bytes,
                 "stage_ops": list(self.stage_ops), "bands": self.bands, "macs": self.macs,
                 "extra_macs": self.extra_macs, "extra_macs_pct": round(self.extra_macs_pct, 2),
                 "outputs_identical": self.outputs_identical, "checked_inputs": self.checked_inputs}
@@ -182,7 +183,8 @@ class PatchEstimate:
         return [f"espml plan --patch: operators {self.stage_ops[0]}-{self.stage_ops[-1]} in {self.bands} bands, "
                 f"arena head {self.head_bytes:,} B against the layer-wise lower bound {self.lower_bound_bytes:,} B "
                 f"({self.head_bytes / self.lower_bound_bytes:.2f}x), whole arena on the board "
-                f"{self.plain_board_arena_bytes:,} -> {self.board_arena_bytes:,} B, {self.extra_macs_pct:.1f}% more MACs "
+                f"{self.plain_board_arena_bytes:,} -> {self.board_arena_bytes:,} B, "
+                f"{self.extra_macs_pct:.1f}% more MACs "
                 "(estimate: --patch checks it in TFLite-Micro)"]
 
 
@@ -236,7 +238,8 @@ def patch_model(data: bytes, inputs: list[list[np.ndarray]] | None = None,
     sets = check_inputs(data, inputs)
     identical = all(np.array_equal(a, b) for a, b in zip(_outputs(data, sets), _outputs(patched, sets)))
     if not identical:
-        raise ModelError("the banded model's outputs differ from the original's in TFLite-Micro: no patch written", HINT)
+        raise ModelError("the banded model's outputs differ from the original's in TFLite-Micro: no patch written",
+                         HINT)
     field = "total" if objective == "arena" else "head"
     if getattr(patched_record, field) >= getattr(plain_record, field):
         raise ModelError(f"banding needs no less arena {field} ({getattr(patched_record, field):,} B) than "

@@ -49,7 +49,8 @@ def _slice_view(model, graph, op, sub) -> tuple[int, int] | None:
     if len(source.shape) != 4 or source.shape[0] != 1 or any(v is None or len(v) != 4 for v in (begin, end, strides)):
         return None
     _, height, width, channels = source.shape
-    if list(strides) != [1, 1, 1, 1] or begin[0] or begin[2] or begin[3] or list(end[[0, 2, 3]]) != [1, width, channels]:
+    if list(strides) != [1, 1, 1, 1] or begin[0] or begin[2] or begin[3] or \
+            list(end[[0, 2, 3]]) != [1, width, channels]:
         return None
     if not 0 <= begin[1] < end[1] <= height:
         return None
