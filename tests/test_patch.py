@@ -85,8 +85,11 @@ def test_plan_patch_writes_a_smaller_identical_model(tmp_path) -> None:
     layer-wise lower bound, with identical outputs, and the figures in --json."""
     source, out, report = tmp_path / "m.tflite", tmp_path / "p.tflite", tmp_path / "p.json"
     source.write_bytes(mobilenet_v1(64, 1))
-    assert main(["plan", str(source), "-o", str(out), "--patch", "--json", str(report)]) == 0
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).uniform(-0.5, 0.5, (3, 64, 64, 1)).astype(np.float32))
+    assert main(["plan", str(source), "-o", str(out), "--patch", "--inputs", str(tmp_path / "x.npy"),
+                 "--json", str(report)]) == 0
     figures = json.loads(report.read_text())
+    assert figures["checked_inputs"] == 3 + 6  # the model's inputs, then random and extreme ones
     recorded = recorded_arena(out.read_bytes(), ARENA)
     assert figures["patched_total_bytes"] == recorded.total < figures["plain_total_bytes"]
     assert figures["patched_arena_bytes"] == recorded.head < figures["lower_bound_bytes"]
@@ -96,6 +99,13 @@ def test_plan_patch_writes_a_smaller_identical_model(tmp_path) -> None:
     inputs = image_inputs(source.read_bytes(), 2)
     assert all(np.array_equal(a, b) for a, b in zip(tflm_outputs(source.read_bytes(), inputs),
                                                     tflm_outputs(out.read_bytes(), inputs)))
+
+
+def test_plan_inputs_need_patch(tmp_path, capsys) -> None:
+    source = tmp_path / "m.tflite"
+    source.write_bytes(stage_model())
+    assert main(["plan", str(source), "-o", str(tmp_path / "p.tflite"), "--inputs", "x.npy"]) == 1
+    assert "go with --patch" in capsys.readouterr().err
 
 
 def test_plan_patch_refuses_a_dilated_first_convolution_in_one_line(tmp_path, capsys) -> None:

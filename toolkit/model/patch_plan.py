@@ -253,9 +253,9 @@ def patch_model(data: bytes, inputs: list[list[np.ndarray]] | None = None,
 
 
 def patch_file(source: str | Path, destination: str | Path, max_extra_macs_pct: float = DEFAULT_MAX_EXTRA_MACS_PCT,
-               objective: str = "arena") -> PatchPlan:
+               objective: str = "arena", inputs: list[list[np.ndarray]] | None = None) -> PatchPlan:
     """``patch_model`` from one .tflite file to another; nothing is written when it refuses."""
-    patched = patch_model(read_model_bytes(source), max_extra_macs_pct=max_extra_macs_pct, objective=objective)
+    patched = patch_model(read_model_bytes(source), inputs, max_extra_macs_pct, objective)
     try:
         Path(destination).write_bytes(patched.data)
     except OSError as exc:
