@@ -42,3 +42,15 @@ def test_flash_update_script(tmp_path: Path) -> None:
     assert {"wire_vs_deflated", "speedup_vs_full_flash"} <= set(figures)
     assert figures["wire_vs_deflated"] <= 1.05  # byte counts are deterministic; seconds are not asserted
     assert figures["full_flash"]["wire_bytes_to_device"] > 3 * figures["model_only"]["wire_bytes_to_device"]
+
+
+def test_patch_plan_script(tmp_path: Path) -> None:
+    """The person-detection-style model: below 0.6x the layer-wise lower bound, identical outputs."""
+    out = tmp_path / "pp.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "patch_plan.py"), "--only", "0.25 96x96 grey",
+                             "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert {r["objective"] for r in figures["models"]} == {"head", "arena"}
+    assert figures["goals"]["person_detection_ratio"] <= 0.6 and figures["goals"]["all_outputs_identical"]
+    assert all(r["extra_macs_pct"] <= 15 and r["ratio"] < 1 for r in figures["models"])

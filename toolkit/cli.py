@@ -243,6 +243,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             console.print(table)
         for line in report.arena_plan.summary_lines() if report.arena_plan is not None else ():
             console.print(line)
+        for line in report.arena_patch.summary_lines() if report.arena_patch is not None else ():
+            console.print(escape(line))
         for line in micropython.lines() if micropython else ():
             console.print(escape(line))
         said = verdict(report)
@@ -258,6 +260,27 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from toolkit.model.offline_plan import plan_file
 
+    if not args.patch and (args.inputs or args.preprocess):
+        raise ToolkitError("--inputs and --preprocess go with --patch", "add --patch, or drop them")
+    if args.patch:
+        from toolkit.model.patch_plan import patch_file
+
+        if args.no_reorder or args.replan:
+            raise ToolkitError("--patch plans the banded model itself: it takes neither --no-reorder nor --replan",
+                               "drop those options")
+        inputs = None
+        if args.inputs:
+            from toolkit.harness.inputs import model_inputs
+            from toolkit.model import load_model
+
+            inputs = [[x] for x in model_inputs(args.inputs, load_model(args.model), args.model, args.preprocess)]
+        patched = patch_file(args.model, args.out, args.max_extra_macs, args.minimise, inputs)
+        _write_json(args.json, {"model": args.model, "out": args.out, **patched.to_json()})
+        if args.json != "-":
+            for line in patched.summary_lines():
+                console.print(line)
+            console.print(f"wrote {args.out}")
+        return 0
     planned = plan_file(args.model, args.out, reorder=not args.no_reorder, replan=args.replan)
     _write_json(args.json, {"model": args.model, "out": args.out, **planned.to_json()})
     if args.json != "-":
@@ -536,6 +559,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, metavar="OUT.tflite", help="the planned model to write")
     p.add_argument("--no-reorder", action="store_true", help="keep the operators in their order")
     p.add_argument("--replan", action="store_true", help="plan a model that already carries an offline plan again")
+    p.add_argument("--patch", action="store_true",
+                   help="also run the first, high-resolution stage in bands (below the layer-wise lower bound)")
+    p.add_argument("--max-extra-macs", type=float, default=15.0, metavar="PCT",
+                   help="with --patch: the most MACs the bands' halo rows may add, in %% (default 15)")
+    p.add_argument("--inputs", metavar="PATH",
+                   help="with --patch: the model's own inputs (as for bench) on which outputs must stay identical, "
+                        "besides random and extreme ones")
+    p.add_argument("--preprocess", metavar="SPEC|FILE", help="with --inputs: how images become the model's input")
+    p.add_argument("--minimise", choices=("arena", "head"), default="arena",
+                   help="with --patch: the whole arena on the board, TFLM's structures included (default), "
+                        "or the activations' head alone")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_plan)
 

@@ -14,7 +14,9 @@ order of request, as TFLM's sort leaves them), each at the lowest offset whose g
 buffers alive at the same time, fits it. A model carrying an offline plan (the
 ``OfflineMemoryAllocation`` metadata, ``toolkit/model/plan_metadata.py``) has its planned
 tensors at the given offsets, placed first in request order; the planner fits the rest around
-them, as TFLM's GreedyMemoryPlanner does.
+them, as TFLM's GreedyMemoryPlanner does. Planned tensors alive together may share bytes only
+when one is a view of the other (``views.py``: a row slice inside its source, a concatenation's
+input where it lands in the output); any other overlap is an error.
 
 Tail (persistent): TFLM's own structures, kernel data and variable tensors (see
 ``toolkit/model/tail.py``).
@@ -30,6 +32,7 @@ from toolkit.model.graph import GraphOp, Subgraph, read_subgraphs
 from toolkit.model.plan_metadata import ONLINE, read_offline_offsets
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.signal_tail import signal_scratch
+from toolkit.model.views import tensor_views, view_root
 
 ARENA_ALIGNMENT = 16
 MAX_CALL_DEPTH = 32  # TFLM recurses without a limit; a model that calls itself would never load
@@ -219,12 +222,22 @@ def head_buffers(data: bytes, offline: tuple[int, ...] | None = None) -> tuple[t
     return tuple(buffers), lifetimes.scratch
 
 
-def _check_offline_overlaps(placed: tuple[PlannedBuffer, ...], fixed: dict) -> None:
+def _same_bytes(views: dict, a: PlannedBuffer, b: PlannedBuffer) -> bool:
+    """Whether a and b are views of one tensor placed where their bytes coincide (``views.py``)."""
+    if a.subgraph or b.subgraph:
+        return False
+    (root_a, at_a), (root_b, at_b) = view_root(views, a.tensor), view_root(views, b.tensor)
+    return root_a == root_b and a.offset - at_a == b.offset - at_b
+
+
+def _check_offline_overlaps(data: bytes, placed: tuple[PlannedBuffer, ...], fixed: dict) -> None:
     pinned = [placed[i] for i in fixed]
+    views = tensor_views(data) if pinned else {}
     for n, a in enumerate(pinned):
         for b in pinned[n + 1:]:
             in_time = a.first <= b.last and b.first <= a.last
-            if in_time and a.offset < b.offset + b.size and b.offset < a.offset + a.size:
+            if in_time and a.offset < b.offset + b.size and b.offset < a.offset + a.size and \
+                    not _same_bytes(views, a, b):
                 raise ModelError(f"the model's offline memory plan overlaps {a.label} and {b.label}, which are alive "
                                  "at the same time: TFLite-Micro would run it and compute wrong outputs",
                                  "re-plan the original model with 'espml plan'")
@@ -241,7 +254,7 @@ def place_head(data: bytes, offline: tuple[int, ...] | None) -> HeadPlan:
                  if b.tensor >= 0 and offline[bases[b.subgraph] + b.tensor] != ONLINE}
     offsets = greedy_plan([(i, b.size, b.first, b.last) for i, b in enumerate(buffers)], fixed)
     placed = tuple(dataclasses.replace(b, offset=offsets[i]) for i, b in enumerate(buffers))
-    _check_offline_overlaps(placed, fixed)
+    _check_offline_overlaps(data, placed, fixed)
     size = max((b.offset + b.size for b in placed), default=0)
     scopes = sorted({b.first for b in placed} | {b.last for b in placed}) or [0]
     live = {s: sum(b.size for b in placed if b.first <= s <= b.last) for s in scopes}

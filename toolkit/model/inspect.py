@@ -11,6 +11,7 @@ from toolkit.image.model_image import image_size
 from toolkit.model.arena import plan_head
 from toolkit.model.offline_plan import ArenaPlan, plan_model
 from toolkit.model.graph import read_subgraphs
+from toolkit.model.patch_plan import PatchEstimate, estimate_patch
 from toolkit.model.reader import TFLiteModel
 from toolkit.model.signal_tail import unmodelled_custom_ops
 from toolkit.model.tail import plan_tail
@@ -115,6 +116,7 @@ class InspectReport:
     problems: list[Problem] = field(default_factory=list)
     offline_plan: bool = False  # the model carries an offline memory plan, which the head honours
     arena_plan: ArenaPlan | None = None  # what 'espml plan' would make of it (inspect --plan)
+    arena_patch: PatchEstimate | None = None  # what 'espml plan --patch' would make of it (inspect --plan)
     int8_latency_ms: float = 0.0  # the same graph's estimate were every op int8 with ESP-NN (what float costs)
     # registered custom ops (the signal library) whose kernels' arena use is not modelled (options or
     # shapes their kernels do not handle): the arena figure is then a lower bound, and says so
@@ -192,6 +194,7 @@ class InspectReport:
             "float_ops": len(self.float_ops),
             "latency_confidence": self.latency_confidence(),
             **({"arena_plan": self.arena_plan.to_json()} if self.arena_plan is not None else {}),
+            **({"arena_patch": self.arena_patch.to_json()} if self.arena_patch is not None else {}),
         }
 
 
@@ -232,7 +235,8 @@ def find_problems(model: TFLiteModel, registered: frozenset[str]) -> list[Proble
 
 def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer_size: int = 4,
                   plan: bool = False) -> InspectReport:
-    """``plan``: also work out the offline arena plan 'espml plan' would write (``arena_plan``)."""
+    """``plan``: also work out the offline arena plan 'espml plan' would write (``arena_plan``) and
+    what 'espml plan --patch' would (``arena_patch``)."""
     registered = firmware_ops()
     head = plan_head(model)
     tail = plan_tail(model, pointer_size)
@@ -251,6 +255,7 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         Budget("tensor arena vs firmware arena (RAM)", head.size + tail, board.arena_bytes),
     ]
     names = [model.tensors[i].name for i in head.live_at_peak]
+    arena_plan = plan_model(model.data, replan=True) if plan else None
     return InspectReport(
         board=board.name, model_sha256=model.sha256, model_bytes=model.size, esp_nn=esp_nn,
         pointer_size=pointer_size, inputs=[_tensor_json(t) for t in model.inputs],
@@ -262,6 +267,7 @@ def inspect_model(model: TFLiteModel, board: Board, esp_nn: bool = True, pointer
         problems=find_problems(model, registered), resolver=resolver_flash(model, registered),
         arena_uncounted_ops=tuple(code for code in unmodelled_custom_ops(read_subgraphs(model.data))
                                   if f"CUSTOM:{code}" in registered),
-        offline_plan=head.offline, arena_plan=plan_model(model.data, replan=True) if plan else None,
+        offline_plan=head.offline, arena_plan=arena_plan,
+        arena_patch=estimate_patch(model.data, arena_plan) if plan else None,
         int8_latency_ms=int8_us / 1000,
     )

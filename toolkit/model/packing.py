@@ -69,8 +69,8 @@ class _Problem:
             candidate = max(candidate, end)
         return candidate
 
-    def first_fit(self, order: list[int]) -> list[int]:
-        offsets = [-1] * self.n
+    def first_fit(self, order: list[int], fixed: dict[int, int] | None = None) -> list[int]:
+        offsets = [(fixed or {}).get(i, -1) for i in range(self.n)]
         for buffer in order:
             offsets[buffer] = self.lowest_fit(buffer, offsets)
         return offsets
@@ -138,24 +138,33 @@ class _Search:
 
 
 def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[int] | None = None,
-         node_limit: int = DEFAULT_NODE_LIMIT, work_limit: int = DEFAULT_WORK_LIMIT) -> Packing:
+         node_limit: int = DEFAULT_NODE_LIMIT, work_limit: int = DEFAULT_WORK_LIMIT,
+         fixed: dict[int, int] | None = None) -> Packing:
     """Offsets for the buffers (positive sizes) in the least memory the search finds; ``initial``
-    is a valid placement to start from (e.g. TFLM's own). The search recurses once per buffer:
-    past MAX_SEARCH_BUFFERS only the heuristic orders are tried."""
+    is a valid placement to start from (e.g. TFLM's own). ``fixed`` pins buffers at offsets (they
+    must not meet each other); the others are placed around them, and the search stays complete:
+    first fit around the pinned buffers in the order of an optimal placement's offsets still
+    lands no buffer higher. The search recurses once per buffer: past MAX_SEARCH_BUFFERS only
+    the heuristic orders are tried."""
     if not sizes:
         return Packing((), 0, 0, True, 0)
+    fixed = fixed or {}
     p = _Problem(sizes, firsts, lasts)
     lower_bound = p.lower_bound()
-    index = range(p.n)
+    index = [i for i in range(p.n) if i not in fixed]
     orders = [sorted(index, key=lambda i: -sizes[i]),
               sorted(index, key=lambda i: (-(lasts[i] - firsts[i]), -sizes[i])),
               sorted(index, key=lambda i: (-sizes[i] * (lasts[i] - firsts[i] + 1), i)),
               sorted(index, key=lambda i: (firsts[i], -sizes[i]))]
-    starts = [p.first_fit(order) for order in orders] + ([list(initial)] if initial is not None else [])
+    starts = [p.first_fit(order, fixed) for order in orders] + ([list(initial)] if initial is not None else [])
     search = _Search(p, min(starts, key=p.height), lower_bound, node_limit, work_limit)
     if p.n > MAX_SEARCH_BUFFERS:
         search.complete = False
     else:
-        search.run([-1] * p.n, [0] * p.n, 0, -1, np.ones(p.n, dtype=bool), 0)
+        offsets = [fixed.get(i, -1) for i in range(p.n)]
+        remaining = np.array([i not in fixed for i in range(p.n)], dtype=bool)
+        fits = [p.lowest_fit(i, offsets) if remaining[i] else 0 for i in range(p.n)]
+        pinned_top = max((offset + sizes[i] for i, offset in fixed.items()), default=0)
+        search.run(offsets, fits, 0, -1, remaining, pinned_top)
     optimal = search.best_size <= lower_bound or search.complete
     return Packing(tuple(search.best), search.best_size, lower_bound, optimal, search.nodes)
