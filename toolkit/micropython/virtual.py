@@ -39,6 +39,8 @@ from toolkit.virtual.chip import FaultPlan, LoadFailed, SimulatedChip
 from toolkit.virtual.link import PacedPipe
 
 VBOARD_SRC = Path(__file__).resolve().parent / "vboard_src"
+# MICROPY_HW_BOARD_NAME of MicroPython's ESP32_GENERIC_S3 board (its SPIRAM_OCT variant for the R8 modules)
+BOARD_NAMES = {"esp32s3": "Generic ESP32S3 module", "esp32s3-r8": "Generic ESP32S3 module with Octal-SPIRAM"}
 DEFAULT_FS_BYTES = 0x5F0000  # the vfs partition of MicroPython's ESP32_GENERIC_S3 8 MiB layout
 BOOT_TIMEOUT_S = 120.0  # how long opening a port waits for the interpreter to reach its REPL
 _SHARED: dict[str, VirtualMicroPythonBoard] = {}
@@ -130,8 +132,10 @@ class VirtualMicroPythonBoard:
                 return
             opts = self.options
             heap = gc_heap_bytes(opts.psram_bytes)
+            mcu = self.tflm.board.chip.replace("-", "")  # MICROPY_HW_MCU_NAME: "ESP32S3"
             code = ("import sys\nsys.path.insert(0, '/firmware')\nimport vboard\n"
-                    f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {opts.board.upper()!r}, {heap})\n")
+                    f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {mcu!r}, {heap}, "
+                    f"{BOARD_NAMES.get(opts.board, mcu + ' module')!r})\n")
             functions = {"tflm_load": self.tflm.load, "tflm_invoke": self.tflm.invoke, "booted": self.booted.set,
                          "crash": self._crash}
             config = GuestConfig(code, [Mount(VBOARD_SRC, "/firmware", writable=False), Mount(self.fs_dir, "/flash")],
