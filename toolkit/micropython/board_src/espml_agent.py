@@ -413,6 +413,8 @@ def main(model: str = "espml_model.tflite", arena: int = 65536, board: str = "es
         microlite = None
     micropython.kbd_intr(-1)
     try:
-        Agent(Link(sys.stdin.buffer, sys.stdout.buffer), model, arena, board, microlite).serve()
+        agent = Agent(Link(sys.stdin.buffer, sys.stdout.buffer), model, arena, board, microlite)
+        agent.log(2, "espml agent serving")  # the host waits for this first frame before it speaks
+        agent.serve()
     finally:
         micropython.kbd_intr(3)
