@@ -27,6 +27,10 @@ def bench_table(summary: dict) -> Table:
     lat = summary["latency_us"]
     table.add_row("latency median / p90", f"{_fmt(lat['median'] / 1000, ' ms', 3)} / {_fmt(lat['p90'] / 1000, ' ms', 3)}")
     table.add_row("latency min / max", f"{_fmt(lat['min'] / 1000, ' ms', 3)} / {_fmt(lat['max'] / 1000, ' ms', 3)}")
+    if "input_copy_us" in summary:
+        copy = summary["input_copy_us"]
+        table.add_row(f"input copy (setValue loop){sim} median / p90",
+                      f"{_fmt(copy['median'] / 1000, ' ms', 3)} / {_fmt(copy['p90'] / 1000, ' ms', 3)}")
     table.add_row("arena used", _fmt(summary["arena_used_bytes"], " B"))
     table.add_row("heap free (minimum)", _fmt(summary["heap_free_min_bytes"], " B"))
     current = summary["current_ma"]

@@ -2,7 +2,8 @@
 modelled serial line, with a flash filesystem (a host folder), MicroPython's REPL (raw REPL and
 raw-paste included, so mpremote's transport talks to it unmodified) and a stand-in for the
 ``microlite`` TFLM module: inference by the host's tflite-micro (``SimulatedChip``), Invoke() time
-and current from the board's cost model. Every figure it gives is simulated.
+and current from the board's cost model, and each ``tensor.setValue`` loop step of an input callback
+the board's ``micropython_set_value_cycles``. Every figure it gives is simulated.
 
 URL: ``vdev://esp32s3?firmware=micropython`` with options ``baud=N``, ``latency_us=N``,
 ``fs_bytes=N`` (filesystem capacity), ``fs_dir=PATH`` (keep the filesystem in that folder),
@@ -78,7 +79,8 @@ class TflmStandIn:
         self.chip = chip
         model = chip.loaded.model
         return {"inputs": [[t.nbytes, _type_code(t)] for t in model.inputs],
-                "outputs": [[t.nbytes, _type_code(t)] for t in model.outputs]}
+                "outputs": [[t.nbytes, _type_code(t)] for t in model.outputs],
+                "set_value_us": self.board.micropython_set_value_cycles / self.board.cpu_mhz}
 
     def invoke(self, inputs_b64: list[str]) -> dict | None:
         """Outputs and Invoke() time; None when Invoke() fails (microlite's invoke() then returns 1)."""
