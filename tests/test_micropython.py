@@ -311,7 +311,7 @@ def test_the_microlite_stand_in_is_as_strict_as_the_real_module() -> None:
 
     def load(model_b64: str, area: int) -> dict:
         loads.append(area)
-        return {"inputs": [[4, 7], [2, 9], [2, 3]], "outputs": [[2, 9]]}  # int16, int8, uint8
+        return {"inputs": [[4, 7], [2, 9], [2, 3]], "outputs": [[2, 9]], "set_value_us": 0.0}  # int16, int8, uint8
 
     output: list[bytes] = []
     guest = Guest(GuestConfig(_GUEST_STRICT, [Mount(virtual.VBOARD_SRC, "/firmware", False)],
