@@ -52,3 +52,25 @@ def test_os_uname_answers_as_micropython_on_an_esp32s3(sim_pty: str) -> None:
     assert fields[2].startswith(version)  # release: MICROPY_VERSION_STRING, e.g. '1.24.1'
     assert fields[3].startswith("v" + version) and " on " in fields[3]  # MICROPY_GIT_TAG on MICROPY_BUILD_DATE
     assert fields[4] == machine == "Generic ESP32S3 module with ESP32S3"
+
+
+def test_a_flashed_esp32s3_keeps_micropythons_files_across_a_reboot(tmp_path: Path) -> None:
+    """Its filesystem is the vfs partition: a reset (or an esptool firmware update) leaves it."""
+    from toolkit.image import app_image
+    from toolkit.image.partitions import app_partition, load_csv
+    from toolkit.micropython.deploy import _exec, raw_repl
+    from toolkit.virtual.device import BoardOptions, VirtualBoard
+    from toolkit.virtual.protocol_vdev import board_for_url
+
+    flash_file = tmp_path / "flash.bin"
+    prepared = VirtualBoard(BoardOptions(flash_file=str(flash_file)))
+    prepared.flash.write(app_partition(load_csv()).offset, app_image.build_app("micropython", "1.27.0"))
+    prepared.close()
+    url = f"vdev://esp32s3?realtime=0&flash_file={flash_file}&id=mpy-reboot"
+    board = board_for_url(url)
+    with raw_repl(url) as transport:
+        _exec(transport, "f = open('kept.txt', 'w'); f.write('x' * 100); f.close()")
+    board.boot(download=False)
+    with raw_repl(url) as transport:
+        assert _exec(transport, "import os; print(os.stat('kept.txt')[6])").strip() == "100"
+    board.close()
