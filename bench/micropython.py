@@ -4,6 +4,9 @@ On the virtual MicroPython board (real MicroPython under wasmtime) behind a link
 921600 baud 8N1 (paced in wall-clock time):
   - payload_efficiency: one 96x96x3 int8 input (27,648 bytes) through the agent with SET_INPUT
     frames: payload bytes / wire bytes both ways (goal >= 0.9);
+  - input_copy_ms beside invoke_ms: what one INVOKE of that model costs on the board, the agent's
+    copy of the 27,648 elements into microlite (one setValue each) and TFLM's Invoke() (both
+    simulated: the board's cost model);
   - copy_vs_line_rate: a 300 KB model file put on the board through the raw REPL (temporary name,
     hash on the board, rename): seconds / (bytes x 10 / baud) (goal <= 1.5).
 
@@ -45,10 +48,12 @@ def input_streaming(url: str) -> dict:
         session.set_input(0, sample)
         seconds = time.perf_counter() - started
         sent, received = session.bytes_sent - sent, session.bytes_received - received
+        result = session.invoke(timeout=60.0)
     bound = len(sample) * BITS_PER_BYTE / BAUD
     return {"payload_bytes": len(sample), "wire_bytes_to_device": sent, "wire_bytes_from_device": received,
             "seconds": seconds, "line_rate_bound_s": bound, "payload_efficiency": len(sample) / (sent + received),
-            "input_time_vs_bound": seconds / bound}
+            "input_time_vs_bound": seconds / bound, "input_copy_ms": result.input_copy_us / 1000,
+            "invoke_ms": result.latency_us / 1000}
 
 
 def model_copy(url: str) -> dict:
@@ -69,10 +74,13 @@ def main() -> int:
     streaming = input_streaming(url)
     copy = model_copy(url)
     results = {"baud": BAUD, "simulated": True, "input_streaming": streaming, "model_copy": copy,
-               "payload_efficiency": streaming["payload_efficiency"], "copy_vs_line_rate": copy["copy_vs_line_rate"]}
+               "payload_efficiency": streaming["payload_efficiency"], "copy_vs_line_rate": copy["copy_vs_line_rate"],
+               "input_copy_ms": streaming["input_copy_ms"], "invoke_ms": streaming["invoke_ms"]}
     print(f"virtual MicroPython board, link {BAUD} baud 8N1 (modelled, paced in real time)")
     print(f"input {streaming['payload_bytes']:,} B: payload efficiency {streaming['payload_efficiency']:.4f} "
           f"(goal >= 0.9), {streaming['input_time_vs_bound']:.2f}x the line-rate bound")
+    print(f"on the board per inference (simulated): input copy {streaming['input_copy_ms']:.1f} ms "
+          f"({SHAPE[1] * SHAPE[2] * SHAPE[3]:,} setValue calls) beside Invoke() {streaming['invoke_ms']:.1f} ms")
     print(f"model copy {copy['bytes']:,} B in {copy['seconds']:.2f} s: {copy['copy_vs_line_rate']:.2f}x the "
           f"line-rate bound of {copy['line_rate_bound_s']:.2f} s (goal <= 1.5)")
     if args.json:

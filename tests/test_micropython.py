@@ -311,7 +311,7 @@ def test_the_microlite_stand_in_is_as_strict_as_the_real_module() -> None:
 
     def load(model_b64: str, area: int) -> dict:
         loads.append(area)
-        return {"inputs": [[4, 7], [2, 9], [2, 3]], "outputs": [[2, 9]]}  # int16, int8, uint8
+        return {"inputs": [[4, 7], [2, 9], [2, 3]], "outputs": [[2, 9]], "set_value_us": 0.0}  # int16, int8, uint8
 
     output: list[bytes] = []
     guest = Guest(GuestConfig(_GUEST_STRICT, [Mount(virtual.VBOARD_SRC, "/firmware", False)],
@@ -399,3 +399,13 @@ def test_bench_profile_on_a_micropython_board_keeps_the_results_and_says_why_the
     assert summary["profile_note"] == NO_PROFILE_NOTE
     out = capsys.readouterr().out
     assert "latency" in out.lower() and "no per-op profile: MicroPython" in " ".join(out.split())
+
+
+def test_an_agent_that_cannot_start_is_named_in_one_line() -> None:
+    """start_agent waits for the agent's first frame; a program that stops first says why."""
+    url = _url("mp-no-agent")
+    with mp_deploy.raw_repl(url) as transport:
+        mp_deploy._exec(transport, f"import os\ntry:\n    os.remove({mp_deploy.AGENT_FILE!r})\nexcept OSError:\n    pass")
+        with pytest.raises(ToolkitError, match="the agent did not start on the board: ImportError: no module named "
+                                               "'espml_agent'"):
+            mp_deploy.start_agent(transport, 16384)

@@ -107,6 +107,9 @@ class Board:
     busy_current_ma: float = 0.0
     simd_current_ma: float = 0.0
     flash_access_extra_ma: float = 0.0
+    # MicroPython boards: one step of a loop that copies an input element into a microlite tensor
+    # (iterate, unpack, call tensor.setValue in C), in CPU cycles
+    micropython_set_value_cycles: float = 0.0
 
     def kernel_cost(self, work: OpWork) -> KernelCost:
         return self.kernel_costs.get(work.kind, self.default_cost)

@@ -169,6 +169,7 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
                 "host_predicted": int(np.argmax(expected[0])) if out_tensor.elements > 1 else None,
                 "bus_voltage_v": _finite(metrics.bus_voltage_v),
                 "stack_high_water_bytes": metrics.stack_high_water_bytes,
+                "input_copy_us": result.input_copy_us,
             }
             store.add_inference(run_id, row)
             rows.append(row)
@@ -342,6 +343,10 @@ def summarize(rows: list[dict], info, model: TFLiteModel, uploaded: bool, run_id
         "run_id": run_id,
         "results_store": str(store.path),
     }
+    copies = [r["input_copy_us"] for r in rows if r.get("input_copy_us") is not None]
+    if copies:  # a MicroPython board: its loop copying the inputs into microlite, beside Invoke()
+        summary["input_copy_us"] = {"median": float(np.median(copies)), "p90": float(np.percentile(copies, 90)),
+                                    "simulated": bool(info.simulated)}
     if labelled:
         summary["accuracy"] = sum(r["predicted"] == r["label"] for r in labelled) / len(labelled)
         summary["host_accuracy"] = sum(r["host_predicted"] == r["label"] for r in labelled) / len(labelled)

@@ -8,8 +8,8 @@ meter fed from it) are modelled. Only those are marked simulated, in JSON, the t
 
 from __future__ import annotations
 
-MODELLED = ("latency_us", "cycles_median", "heap_free_min_bytes", "stack_high_water_bytes", "current_ma",
-            "energy_uj_per_inference", "power")
+MODELLED = ("latency_us", "cycles_median", "input_copy_us", "heap_free_min_bytes", "stack_high_water_bytes",
+            "current_ma", "energy_uj_per_inference", "power")
 
 
 def is_modelled(name: str) -> bool:

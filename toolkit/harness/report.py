@@ -40,6 +40,10 @@ def bench_table(summary: dict) -> Table:
     row("latency median / p90", f"{_fmt(lat['median'] / 1000, ' ms', 3)} / {_fmt(lat['p90'] / 1000, ' ms', 3)}",
         "latency_us")
     row("latency min / max", f"{_fmt(lat['min'] / 1000, ' ms', 3)} / {_fmt(lat['max'] / 1000, ' ms', 3)}", "latency_us")
+    if "input_copy_us" in summary:
+        copy = summary["input_copy_us"]
+        row("input copy (setValue loop) median / p90",
+            f"{_fmt(copy['median'] / 1000, ' ms', 3)} / {_fmt(copy['p90'] / 1000, ' ms', 3)}", "input_copy_us")
     row("arena used", _fmt(summary["arena_used_bytes"], " B"), "arena_used_bytes")
     row("heap free (minimum)", _fmt(summary["heap_free_min_bytes"], " B"), "heap_free_min_bytes")
     current = summary["current_ma"]

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS inferences (
     host_predicted INTEGER,
     bus_voltage_v REAL,
     stack_high_water_bytes INTEGER,
+    input_copy_us INTEGER,
     PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS op_profiles (
@@ -72,7 +73,7 @@ CREATE TABLE IF NOT EXISTS power (
 
 INFERENCE_COLUMNS = ("idx", "sample", "latency_us", "cycles", "arena_used_bytes", "heap_free_bytes",
                      "heap_free_min_bytes", "current_mean_ma", "current_peak_ma", "output_matches", "predicted",
-                     "label", "host_predicted", "bus_voltage_v", "stack_high_water_bytes")
+                     "label", "host_predicted", "bus_voltage_v", "stack_high_water_bytes", "input_copy_us")
 
 
 class StoreWriteError(ToolkitError):
@@ -121,7 +122,8 @@ class ResultsStore:
         """Stores written before a column existed gain it (empty for their old runs)."""
         added = {"runs": {"git_commit": "TEXT", "model_name": "TEXT", "label": "TEXT", "planned_n": "INTEGER",
                           "inputs_sha256": "TEXT", "plan": "TEXT"},
-                 "inferences": {"host_predicted": "INTEGER", "bus_voltage_v": "REAL", "stack_high_water_bytes": "INTEGER"}}
+                 "inferences": {"host_predicted": "INTEGER", "bus_voltage_v": "REAL", "stack_high_water_bytes": "INTEGER",
+                                "input_copy_us": "INTEGER"}}
         for table, columns in added.items():
             have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
             for column, kind in columns.items():

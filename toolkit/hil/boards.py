@@ -15,6 +15,7 @@ import os
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
@@ -51,7 +52,8 @@ def shareable(url: str, index: int) -> str:
 
 @dataclass
 class HilBoard:
-    """One board held by this worker, with its open session."""
+    """One board held by this worker, with its open session. ``target`` "micropython": the board
+    runs MicroPython, and the agent (with a model) is put on its filesystem before a session opens."""
 
     port: str
     timeout: float = 2.0
@@ -59,9 +61,18 @@ class HilBoard:
     session: Session | None = None
     info: Info | None = None
     models_loaded: set[str] = field(default_factory=set)
+    target: str = "espml"
+    agent_running: bool = False  # MicroPython: the agent serves the line (a closed port leaves it running)
+
+    @property
+    def micropython(self) -> bool:
+        return self.target == "micropython"
 
     def open(self) -> Session:
         if self.session is None:
+            if self.micropython and not self.agent_running:
+                self.install(load_model(resources.files("toolkit.demo_data").joinpath("digits_cnn_int8.tflite")
+                                        .read_bytes()))  # the bundled model: the agent answers from now
             self.session = Session.open(self.port, timeout=self.timeout, retries=self.retries)
             try:
                 self.info = self.session.hello()
@@ -98,12 +109,24 @@ class HilBoard:
         self.info = self.open().hello()
         return self.info
 
-    def upload(self, model: TFLiteModel | bytes) -> int:
-        """A model update over the protocol (no reset)."""
+    def install(self, model: TFLiteModel) -> None:
+        """MicroPython: the agent and ``model`` onto the board's filesystem (each only if it differs),
+        then the agent starts with it; the session opens again on the next use."""
+        from toolkit.micropython.deploy import deploy
+
+        self.close()
+        deploy(self.port, model)
+        self.agent_running = True
+
+    def upload(self, model: TFLiteModel | bytes) -> None:
+        """A model update without esptool and without a reset: over the protocol, or on a MicroPython
+        board the MicroPython way, through its filesystem (raw REPL; the agent restarts with it)."""
         model = model if isinstance(model, TFLiteModel) else load_model(model)
-        slot = self.open().upload_model(model.data)
+        if self.micropython:
+            self.install(model)
+        else:
+            self.open().upload_model(model.data)
         self.refresh()
-        return slot
 
     def flash(self, model: TFLiteModel | None = None, firmware=None):
         """A model or firmware update by esptool: the session lets go of the port meanwhile."""
@@ -112,6 +135,7 @@ class HilBoard:
 
         board_kind = self.kind
         self.close()
+        self.agent_running = False  # a MicroPython board boots to its REPL
         try:
             return flash(self.port, get_board(board_kind), model, firmware)
         finally:
@@ -122,8 +146,9 @@ class HilBoard:
 class BoardPool:
     """The ports of the run, and the lock files that give each board to one worker at a time."""
 
-    def __init__(self, ports: list[str], state_dir: Path) -> None:
+    def __init__(self, ports: list[str], state_dir: Path, target: str = "espml") -> None:
         self.ports = ports
+        self.target = target
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = None
@@ -169,7 +194,7 @@ class BoardPool:
                     handle.close()
                     continue
                 self._lock_file = handle
-                self.held = HilBoard(port)
+                self.held = HilBoard(port, target=self.target)
                 return self.held
             if time.monotonic() > deadline:
                 raise NoBoardLeft(f"no board became free within {timeout:g} s", "give more ports or fewer workers")
@@ -194,7 +219,7 @@ class BoardPool:
                                       "give fewer workers than boards") from None
                 time.sleep(0.1)
         self._lock_file = handle
-        self.held = HilBoard(port)
+        self.held = HilBoard(port, target=self.target)
         return self.held
 
     def release(self) -> None:

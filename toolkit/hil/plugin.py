@@ -125,7 +125,10 @@ class HilRun:
         self.report_dir = Path(report) if report else None
         base = self.report_dir or Path(config.rootpath) / ".espml"
         self.state_dir = base / f"hil-run-{config.stash[_RUN_ID]}"
-        self.pool = BoardPool(self.ports, self.state_dir)
+        self.target = option(config, "target") or "espml"
+        if self.target not in ("espml", "micropython"):
+            raise pytest.UsageError(f"--espml-target {self.target}: give espml or micropython")
+        self.pool = BoardPool(self.ports, self.state_dir, self.target)
         self.db = Path(option(config, "db") or (self.report_dir / "results.sqlite" if self.report_dir
                                                  else Path(".espml") / "results.sqlite"))
         self._store: ResultsStore | None = None
@@ -133,6 +136,7 @@ class HilRun:
         self.results = RunResults()
         self.records: dict[str, dict] = {}
         self.improvements: list[str] = []
+        self.notes: list[str] = []  # figures that had no baseline
         self._health: dict[str, BoardHealth] | None = None
         self._power: PowerPlan | None = None  # --espml-power's meter, opened beside the board it measures
 
@@ -164,15 +168,13 @@ class HilRun:
 
     def _health_bench(self, port: str) -> tuple[dict, tuple]:
         """The health check on one board: the bundled model, as the suite runs it."""
-        board = HilBoard(port, retries=0)  # a silent board is named sooner; the harness still retries
+        board = HilBoard(port, retries=0, target=self.target)  # a silent board is named sooner; the harness retries
         model = HEALTH_MODEL.load()
         samples, labels = HEALTH_MODEL.samples(model)
         store = ResultsStore(self.db)
         try:
-            if option(self.config, "target") == "micropython":
-                from toolkit.micropython.deploy import deploy
-
-                deploy(port, model)
+            if board.micropython:
+                board.install(model)
             plan = BenchPlan(self.n, 1, labels, model_name=HEALTH_MODEL.name, label="espml health check")
             summary = run_bench(board.open(), model, samples, plan, store, port)
             return summary, (board.kind, board.firmware, board.simulated)
@@ -190,10 +192,6 @@ class HilRun:
         index = int(self.worker[2:]) if self.worker.startswith("gw") else 0
         board = self.pool.acquire(index) if port is None else self.pool.acquire_port(port)
         try:
-            if option(self.config, "target") == "micropython" and board.session is None:
-                from toolkit.micropython.deploy import deploy
-
-                deploy(board.port, HEALTH_MODEL.load())  # the agent answers from now
             board.open()
         except ToolkitError as exc:
             self.pool.take_out(board, exc.message)
@@ -290,11 +288,8 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
             pytest.skip(f"{target.name} will not run on {board.kind}: {why}")
         samples, labels = target.samples(model)
         count = n or run.n
-        if option(run.config, "target") == "micropython":  # the model goes onto its filesystem, the agent starts
-            from toolkit.micropython.deploy import deploy
-
-            board.close()
-            deploy(board.port, model)
+        if board.micropython:  # the model goes onto its filesystem, the agent starts
+            board.install(model)
         plan = BenchPlan(count, 1, labels, model_name=target.name, label=request.node.nodeid)
         try:
             summary = run_bench(board.open(), model, samples, plan, run.store, board.port,
@@ -345,6 +340,7 @@ class BaselineCheck:
         if update:
             baseline.record(model, verdicts, regressions_too=True)
         where = f"{self.board.kind} ({self.board.port})"
+        self._say_if_new(model, baseline, verdicts, update)
         for verdict in verdicts:
             if verdict.outcome == "improved":
                 self.run.improvements.append(f"{model}: {self._describe(verdict, where)}")
@@ -361,6 +357,21 @@ class BaselineCheck:
 
     def _describe(self, verdict: Verdict, where: str) -> str:
         return verdict.describe(where) + (", simulated" if self._simulated(verdict) else "")
+
+    def _say_if_new(self, model: str, baseline: Baseline, verdicts: list[Verdict], update: bool) -> None:
+        """A figure without a baseline passes as new: the terminal says so, and what records it."""
+        new = [v.figure.name for v in verdicts if v.outcome == "new"]
+        if not new:
+            return
+        what = model if len(new) == len(verdicts) else f"{model} ({', '.join(new)})"
+        kind = "simulated" if self.board.simulated else "measured"
+        subject = f"{what} on {self.board.kind} ({self.board.firmware}, {kind}) in {baseline.path}"
+        line = (f"new baseline for {subject}: written, review the diff and commit it" if update
+                else f"no baseline for {subject}: run with --espml-update-baseline to record one")
+        if line not in self.run.notes:
+            self.run.notes.append(line)
+            if not update:
+                warnings.warn(line)
 
 
 @pytest.fixture
@@ -481,6 +492,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_line(f"improved: {line}", green=True)
     for line in figure_lines(results):
         terminalreporter.write_line(line)
+    for line in (run.notes if run else []):
+        terminalreporter.write_line(line, yellow=True)
     terminalreporter.write_line(f"results: {results}")
     if html:
         terminalreporter.write_line(f"report: {html}")

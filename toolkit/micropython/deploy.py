@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,10 +35,12 @@ MODEL_FILE = "espml_model.tflite"
 CHUNK = 1024
 WINDOW = 2  # chunks in flight: the board's USB line buffers them while it writes the last one
 ACK = b"\x06"
+AGENT_START_S = 60.0  # compiling the agent and loading the model, on a slow or busy board
 ARENA_MARGIN = 2048
 TFLM_BUILDS = ("tensorflow-micropython-examples' ESP32-S3 firmware (the microlite module), "
                "e.g. its MICROLITE_SPIRAM build for ESP32-S3 boards")
 Progress = Callable[[int, int], None]
+device_log = logging.getLogger("toolkit.device")  # what the board prints, as the session logs it
 
 _PROBE = """
 import gc, os, sys, hashlib
@@ -340,11 +343,40 @@ def check_model(model: TFLiteModel) -> None:
                               "or use espml firmware")
 
 
-def start_agent(transport, arena: int, board: str = "esp32s3") -> None:
-    """Run the agent from the raw REPL; the line is the protocol's until the agent leaves."""
+def start_agent(transport, arena: int, board: str = "esp32s3", timeout: float = AGENT_START_S) -> None:
+    """Run the agent from the raw REPL and return once it serves (its first frame has arrived: a
+    busy or slow board may take seconds to compile it and load the model); the line is the
+    protocol's until the agent leaves."""
     with bounded(transport, ANSWER_LIMIT, 10.0):
         transport.exec_raw_no_follow(f"import sys\nsys.modules.pop('espml_agent', None)\nimport espml_agent\n"
                                      f"espml_agent.main({MODEL_FILE!r}, {arena}, {board!r})")
+    _await_first_frame(transport.serial, timeout)
+
+
+def _await_first_frame(port, timeout: float) -> None:
+    """Read up to the end of the agent's first frame. Text before it (microlite prints) is logged;
+    the raw REPL's end of output (0x04) before any frame means the agent stopped: its last line says why."""
+    seen = bytearray()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen += port.read(max(1, port.in_waiting))
+        if len(seen) > ANSWER_LIMIT:
+            raise ToolkitError(f"the board sent over {ANSWER_LIMIT:,} bytes before the agent's first frame",
+                               "reset the board and try again")
+        start = seen.find(b"\x00")
+        ended = seen.find(b"\x04", 0, start if start >= 0 else len(seen))
+        if ended >= 0:
+            if b"\x04" not in seen[ended + 1:]:
+                seen += port.read_until(b"\x04", 4096)
+            why = seen[ended + 1:].split(b"\x04")[0].decode(errors="replace").strip().splitlines()
+            raise ToolkitError(f"the agent did not start on the board: {printable(why[-1]) if why else 'it stopped'}",
+                               "check the board's filesystem and firmware (espml info --target micropython)")
+        if start >= 0 and seen.find(b"\x00", start + 1) > start + 1:
+            for line in seen[:start].decode(errors="replace").splitlines():
+                if line.strip():
+                    device_log.info("%s", printable(line.strip()))
+            return
+    raise ToolkitError(f"the agent did not start within {timeout:g} s", "reset the board and try again")
 
 
 def start(url: str, model: TFLiteModel, baudrate: int = 115200) -> None:

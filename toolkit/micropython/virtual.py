@@ -2,7 +2,8 @@
 modelled serial line, with a flash filesystem (a host folder), MicroPython's REPL (raw REPL and
 raw-paste included, so mpremote's transport talks to it unmodified) and a stand-in for the
 ``microlite`` TFLM module: inference by the host's tflite-micro (``SimulatedChip``), Invoke() time
-and current from the board's cost model. Every figure it gives is simulated.
+and current from the board's cost model, and each ``tensor.setValue`` loop step of an input callback
+the board's ``micropython_set_value_cycles``. Every figure it gives is simulated.
 
 URL: ``vdev://esp32s3?firmware=micropython`` with options ``baud=N``, ``latency_us=N``,
 ``fs_bytes=N`` (filesystem capacity), ``fs_dir=PATH`` (keep the filesystem in that folder),
@@ -39,6 +40,8 @@ from toolkit.virtual.chip import FaultPlan, LoadFailed, SimulatedChip
 from toolkit.virtual.link import PacedPipe
 
 VBOARD_SRC = Path(__file__).resolve().parent / "vboard_src"
+# MICROPY_HW_BOARD_NAME of MicroPython's ESP32_GENERIC_S3 board (its SPIRAM_OCT variant for the R8 modules)
+BOARD_NAMES = {"esp32s3": "Generic ESP32S3 module", "esp32s3-r8": "Generic ESP32S3 module with Octal-SPIRAM"}
 DEFAULT_FS_BYTES = 0x5F0000  # the vfs partition of MicroPython's ESP32_GENERIC_S3 8 MiB layout
 BOOT_TIMEOUT_S = 120.0  # how long opening a port waits for the interpreter to reach its REPL
 _SHARED: dict[str, VirtualMicroPythonBoard] = {}
@@ -76,7 +79,8 @@ class TflmStandIn:
         self.chip = chip
         model = chip.loaded.model
         return {"inputs": [[t.nbytes, _type_code(t)] for t in model.inputs],
-                "outputs": [[t.nbytes, _type_code(t)] for t in model.outputs]}
+                "outputs": [[t.nbytes, _type_code(t)] for t in model.outputs],
+                "set_value_us": self.board.micropython_set_value_cycles / self.board.cpu_mhz}
 
     def invoke(self, inputs_b64: list[str]) -> dict | None:
         """Outputs and Invoke() time; None when Invoke() fails (microlite's invoke() then returns 1)."""
@@ -130,8 +134,10 @@ class VirtualMicroPythonBoard:
                 return
             opts = self.options
             heap = gc_heap_bytes(opts.psram_bytes)
+            mcu = self.tflm.board.chip.replace("-", "")  # MICROPY_HW_MCU_NAME: "ESP32S3"
             code = ("import sys\nsys.path.insert(0, '/firmware')\nimport vboard\n"
-                    f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {opts.board.upper()!r}, {heap})\n")
+                    f"vboard.run('/flash', {opts.fs_bytes}, {opts.tflm}, {mcu!r}, {heap}, "
+                    f"{BOARD_NAMES.get(opts.board, mcu + ' module')!r})\n")
             functions = {"tflm_load": self.tflm.load, "tflm_invoke": self.tflm.invoke, "booted": self.booted.set,
                          "crash": self._crash}
             config = GuestConfig(code, [Mount(VBOARD_SRC, "/firmware", writable=False), Mount(self.fs_dir, "/flash")],

@@ -195,15 +195,19 @@ class OutputRequest:
 class InvokeResult:
     latency_us: int
     cycles: int
+    input_copy_us: int | None = None  # the MicroPython agent's copy of the inputs into microlite; None: not sent
 
     _FIXED = "<IQ"
 
     def pack(self) -> bytes:
-        return struct.pack(self._FIXED, self.latency_us, self.cycles)
+        copy = b"" if self.input_copy_us is None else struct.pack("<I", self.input_copy_us)
+        return struct.pack(self._FIXED, self.latency_us, self.cycles) + copy
 
     @classmethod
     def unpack(cls, data: bytes) -> InvokeResult:
-        return cls(*_Reader(data, "INVOKE").take(cls._FIXED))
+        r = _Reader(data, "INVOKE")
+        fixed = r.take(cls._FIXED)
+        return cls(*fixed, r.take("<I")[0] if len(data) - r.pos >= 4 else None)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ behind the usual two-transistor auto-reset circuit on DTR and RTS.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -85,6 +86,7 @@ class VirtualBoard:
         self.mode = "off"  # "app", "rom", "halted" (nothing bootable) or "off" (in reset, no power)
         self.app: HostFirmware | None = None
         self.micropython = None  # a VirtualMicroPythonBoard when a MicroPython image was flashed
+        self._micropython_fs: tempfile.TemporaryDirectory | None = None
         self.rom: RomLoader | None = None
         self.supply = SupplyLine(self.board.idle_current_ma, self.board.supply_volts)  # what a meter beside it sees
         self.faults = FaultPlan(opts.hang_after, opts.reset_after, opts.reset_every, opts.slow, opts.corrupt_outputs,
@@ -192,7 +194,9 @@ class VirtualBoard:
         """A MicroPython image on flash: MicroPython runs (its filesystem in a folder of the host)."""
         from toolkit.micropython.virtual import MicroPythonOptions, VirtualMicroPythonBoard
 
-        options = MicroPythonOptions(board=self.options.board)
+        if self._micropython_fs is None:  # its vfs partition: kept across reboots and firmware updates
+            self._micropython_fs = tempfile.TemporaryDirectory(prefix="espml-mpy-fs-")
+        options = MicroPythonOptions(board=self.options.board, fs_dir=self._micropython_fs.name)
         self.micropython = VirtualMicroPythonBoard(options, pipes=(self.to_device, self.to_host))
         self.micropython.power_on()
         self.mode = "micropython"

@@ -131,6 +131,8 @@ class Serial(SerialBase):
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.portstr).query))
         self._owns_board = "id" not in query and not is_micropython_url(self.portstr)  # a MicroPython board outlives its port
         self._usb = getattr(self.board, "usb", None)  # MicroPython's board has no ESP-IDF driver model
+        if getattr(self.board, "micropython", None) is not None:  # a flashed MicroPython: its USB port appears
+            self.board.micropython.wait_booted()  # once it has booted, as on MicroPython's own board
         if self._usb is not None:
             self._usb.host_opens()
         self.is_open = True

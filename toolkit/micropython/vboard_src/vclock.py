@@ -20,10 +20,12 @@ def ticks_cpu():
     return ticks_us()
 
 
-def spend(modelled_us, since_real_us):
-    """The host's time since ``since_real_us`` vanishes; ``modelled_us`` pass instead."""
+def spend(modelled_us, since_real_us, until_real_us=None):
+    """The host's time from ``since_real_us`` to ``until_real_us`` (default: now) vanishes;
+    ``modelled_us`` pass instead."""
     global _skew
-    _skew += modelled_us - _time.ticks_diff(_time.ticks_us(), since_real_us)
+    until = _time.ticks_us() if until_real_us is None else until_real_us
+    _skew += modelled_us - _time.ticks_diff(until, since_real_us)
 
 
 def real_us():
