@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from toolkit.harness.modelled import is_modelled
@@ -163,18 +164,20 @@ def info_dict(info: Info) -> dict:
 def inspect_tables(report) -> list:
     """The op table, then the budget lines (green when they fit, red when not), then problems."""
     ops = Table(title=f"{report.model_bytes:,}-byte model on {report.board}"
-                + ("" if report.esp_nn else " (plain C kernels, no ESP-NN)"), title_justify="left")
+                + ("" if report.esp_nn else " (plain C kernels, no ESP-NN)"), title_justify="left",
+                box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)  # 80 columns hold the longest op name
     longest = max((len(op.kind) for op in report.ops), default=2)
-    for column in ("#", "op", "output", "MACs", "weights", "est. time", "basis"):
-        ops.add_column(column, justify="left" if column in ("op", "output", "basis") else "right",
-                       no_wrap=column == "op", min_width=longest if column == "op" else None)
+    # "estimate": how sure the time is (measured, modelled, extrapolated, assumed); --json gives its basis
+    for column in ("#", "op", "output", "MACs", "weights", "est. ms", "estimate"):
+        ops.add_column(column, justify="left" if column in ("op", "output", "estimate") else "right",
+                       no_wrap=column in ("op", "est. ms"), min_width=longest if column == "op" else None)
     for op in report.ops:
         kind = escape(op.kind) if op.supported else f"[red]{escape(op.kind)}[/]"
-        basis = "float, plain C" if op.computes_in_float else op.estimate_basis
+        sure = f"{op.confidence}, float" if op.computes_in_float else op.confidence
         ops.add_row(str(op.index), kind, "x".join(map(str, op.output_shape)), f"{op.macs:,}", f"{op.weight_bytes:,}",
-                    f"{op.estimated_us / 1000:,.3f} ms", basis)
+                    f"{op.estimated_us / 1000:,.3f}", sure)
     ops.add_row("", "[bold]total[/]", "", f"{report.macs:,}", f"{sum(o.weight_bytes for o in report.ops):,}",
-                f"[bold]{report.estimated_latency_ms:,.3f} ms[/]", "")
+                f"[bold]{report.estimated_latency_ms:,.3f}[/]", "")
     memory = Table(title="memory", title_justify="left")
     memory.add_column("item")
     memory.add_column("used", justify="right")
