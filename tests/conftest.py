@@ -10,6 +10,7 @@ import pytest
 # (tests/test_sanitizers.py adds AddressSanitizer in a child process).
 os.environ.setdefault("ESPML_HOST_PORT_SANITIZE", "undefined")
 
+from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: E402,F401 (hooks)
 from toolkit.hil.suite import real_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

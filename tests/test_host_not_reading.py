@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import time
 
+import pytest
+
 from toolkit.harness import Session
 from toolkit.protocol.frame import Frame, FrameDecoder
 from toolkit.virtual.usb_link import WRITE_TIMEOUT_MS
@@ -23,6 +25,7 @@ def frames_waiting(session: Session) -> list[Frame]:
     return [event for event in FrameDecoder().feed(data) if isinstance(event, Frame)]
 
 
+@pytest.mark.alone  # times the firmware's write time-outs on the host's clock
 def test_a_host_that_does_not_read_stalls_nothing_and_the_next_reads_no_stale_frames(caplog) -> None:
     url = "vdev://esp32s3?realtime=0&id=test-host-not-reading"
     with Session.open(url) as session:

@@ -1,0 +1,33 @@
+"""How the tests share the machine under pytest-xdist: the slow ones start first, and a test
+marked ``alone`` (it times something on the host) never runs beside another."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow (training, conversion) tests first: with several workers (./scripts/test runs
+    pytest-xdist's work stealing) they start at once, and the quick ones fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def _machine_share(request: pytest.FixtureRequest):
+    """Under pytest-xdist, a test marked ``alone`` holds the machine: it waits for the other
+    workers' current tests to end, and they wait for it (an exclusive lock against shared ones)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        yield
+        return
+    with (Path(tempfile.gettempdir()) / f"espml-tests-{run}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if request.node.get_closest_marker("alone") else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

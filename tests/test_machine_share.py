@@ -1,0 +1,57 @@
+"""The test command's two workers: a test marked `alone` never overlaps another, slow tests start first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+TESTS = Path(__file__).resolve().parent
+
+TIMED = """
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _record(name, seconds):
+    start = time.monotonic()
+    time.sleep(seconds)
+    with open("spans.txt", "a") as spans:
+        spans.write(f"{name} {start} {time.monotonic()}\\n")
+
+
+@pytest.mark.alone
+def test_timed():
+    _record("alone", 0.6)
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_other(k):
+    _record(f"other{k}", 0.2)
+"""
+
+
+def test_an_alone_test_overlaps_no_other_under_two_workers(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+                          "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
+    pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
+    pytester.makepyfile(test_timed=TIMED)
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "worksteal", "-p", "xdist")
+    result.assert_outcomes(passed=9)
+    spans = {name: (float(a), float(b)) for name, a, b in
+             (line.split() for line in (pytester.path / "spans.txt").read_text().splitlines())}
+    alone = spans.pop("alone")
+    assert all(end <= alone[0] or start >= alone[1] for start, end in spans.values()), (alone, spans)
+
+
+def test_slow_tests_are_collected_first(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+                          "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
+    pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
+    pytester.makepyfile(test_order="import pytest\n\ndef test_a(): pass\n\n@pytest.mark.slow\ndef test_b(): pass\n")
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    assert [line for line in result.outlines if "::" in line] == ["test_order.py::test_b", "test_order.py::test_a"]
