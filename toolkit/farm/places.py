@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ DEFAULT_COORDINATOR = "127.0.0.1:20408"
 CONNECT_TIMEOUT_S = 10.0
 SERIAL = "NetworkSerialPort"
 POWER = "NetworkPowerPort"
+
+
+# grpc's asyncio client serves one event loop at a time: a process's sessions (the health check
+# opens every board at once, a thread each) take turns; each lasts a few round trips.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class FarmError(PortError):
@@ -60,6 +66,7 @@ class Coordinator:
         self.session = None
 
     def __enter__(self) -> Coordinator:
+        _ONE_AT_A_TIME.acquire()
         self._loop = asyncio.new_event_loop()
         client = self._client
 
@@ -86,6 +93,7 @@ class Coordinator:
         if self._loop is not None:
             self._loop.close()
             self._loop = None
+            _ONE_AT_A_TIME.release()
 
     def _run(self, coroutine):
         return self._loop.run_until_complete(asyncio.wait_for(coroutine, self.timeout))
