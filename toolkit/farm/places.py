@@ -6,6 +6,7 @@ same run may use it."""
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import os
 import threading
@@ -74,12 +75,16 @@ class Coordinator:
             self.session = client.ClientSession(self.address, self._loop)
             await self.session.start()
 
+        said = _LabgridSays()
+        logging.getLogger().addFilter(said)  # labgrid logs its connection errors on the root logger
         try:
             self._run(connect())
         except (client.Error, asyncio.TimeoutError, OSError) as exc:
             self.__exit__()
-            raise FarmError(f"the labgrid coordinator at {self.address} does not answer ({_why(exc)})",
+            raise FarmError(f"the labgrid coordinator at {self.address} does not answer ({said.text or _why(exc)})",
                             f"start it (labgrid-coordinator -l {self.address}) or point {COORDINATOR_ENV} at it") from None
+        finally:
+            logging.getLogger().removeFilter(said)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -131,9 +136,7 @@ class Coordinator:
             raise FarmError(f"labgrid place {name} is held by {place.acquired}",
                             f"wait for it to be released (labgrid-client -p {name} who), or choose another place")
         if not any(path[2] == SERIAL for path, _ in self._matching(place)):
-            raise FarmError(f"labgrid place {name} has no {SERIAL} resource",
-                            f"export the board's RFC 2217 port as a {SERIAL} and match it: "
-                            f"labgrid-client -p {name} add-match EXPORTER/GROUP/{SERIAL}")
+            raise self._no_serial(place)
         try:
             self._run(self.session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=name)))
             self._run(self.session.sync_with_coordinator())
@@ -167,9 +170,36 @@ class Coordinator:
             elif cls == POWER and power is None and entry.avail:
                 power = dict(entry.args)
         if serial_url is None:
-            raise FarmError(f"labgrid place {name} has no {SERIAL} resource (its exporter is gone?)",
-                            f"check labgrid-client -p {name} show and the exporter")
+            raise self._no_serial(place)
         return PlaceBoard(name, serial_url, power)
+
+    def _no_serial(self, place) -> FarmError:
+        """No exported serial port matches: its exporter is gone (a match could select one), or the
+        place never had one."""
+        exporters = sorted({m.exporter for m in place.matches if fnmatch.fnmatchcase(SERIAL, m.cls)})
+        if exporters:
+            gone = [e for e in exporters if not any(fnmatch.fnmatchcase(name, e) for name in self.session.resources)]
+            who = f"exporter {', '.join(gone or exporters)}"
+            return FarmError(f"labgrid place {place.name}: no {SERIAL} is exported for it now ({who} is gone "
+                             f"or no longer offers it)",
+                             f"start labgrid-exporter again on that host, or leave {place.name} out of the run")
+        return FarmError(f"labgrid place {place.name} has no {SERIAL} resource",
+                         f"export the board's RFC 2217 port as a {SERIAL} and match it: "
+                         f"labgrid-client -p {place.name} add-match EXPORTER/GROUP/{SERIAL}")
+
+
+class _LabgridSays(logging.Filter):
+    """Keeps what labgrid's client logs on the root logger while connecting, for our one line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "labgrid" not in record.pathname:
+            return True
+        self.text = self.text or record.getMessage()
+        return False
 
 
 def _why(exc: BaseException) -> str:
