@@ -95,3 +95,31 @@ def test_a_run_killed_mid_way_releases_its_places(make_lab, tmp_path: Path, sign
             run.kill()
     assert run.returncode != 0
     assert [lab.who(p) for p in lab.places] == ["", ""], run.stdout.read()[-3000:]
+
+
+@pytest.mark.parametrize("gone", ["exporter", "serial server"])
+def test_a_farm_that_loses_its_exporter_mid_run_names_the_places_and_frees_them(make_lab, tmp_path: Path,
+                                                                              gone: str) -> None:
+    """The exporter (or the host serving a board's serial port) vanishes after the health check:
+    the boards it served are taken out, each named in one line; the places are released."""
+    lab = make_lab([FAST, FAST])
+    run = run_suite(lab, tmp_path, "--espml-each-board", "--espml-n=40", wait=False)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "report").glob("hil-run-*/health.json")):
+            assert run.poll() is None, run.stdout.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for process in [lab.exporter] if gone == "exporter" else lab.sims:
+            process.kill()
+        output, _ = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-4000:]
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output[-4000:]
+    taken_out = [line for line in output.splitlines() if line.startswith("board taken out of the run: labgrid://")]
+    assert taken_out, output[-4000:]
+    expected = "exporter espml-lab is gone" if gone == "exporter" else "labgrid://farm-"
+    assert any(expected in line for line in output.splitlines() if "labgrid://farm-" in line), output[-4000:]
+    assert [lab.who(p) for p in lab.places] == ["", ""]

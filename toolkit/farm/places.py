@@ -25,9 +25,18 @@ SERIAL = "NetworkSerialPort"
 POWER = "NetworkPowerPort"
 
 
-# grpc's asyncio client serves one event loop at a time: a process's sessions (the health check
-# opens every board at once, a thread each) take turns; each lasts a few round trips.
+# grpc's asyncio client binds to one event loop, which must outlive it: a process's sessions share
+# one loop (never closed) and take turns on it (the health check opens every board at once, a
+# thread each); each lasts a few round trips.
 _ONE_AT_A_TIME = threading.Lock()
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP
 
 
 class FarmError(PortError):
@@ -68,7 +77,7 @@ class Coordinator:
 
     def __enter__(self) -> Coordinator:
         _ONE_AT_A_TIME.acquire()
-        self._loop = asyncio.new_event_loop()
+        self._loop = _loop()
         client = self._client
 
         async def connect():  # grpc's channel binds to the loop running when it is made
@@ -96,7 +105,6 @@ class Coordinator:
                 log.debug("closing the coordinator session: %s", error)
             self.session = None
         if self._loop is not None:
-            self._loop.close()
             self._loop = None
             _ONE_AT_A_TIME.release()
 
@@ -214,10 +222,16 @@ def acquired(names: list[str], address: str | None = None) -> Iterator[list[Plac
     mine: list[str] = []
     try:
         with Coordinator(address) as coordinator:
-            for name in names:
-                if coordinator.acquire(name):
-                    mine.append(name)
-            boards = [coordinator.board(name) for name in names]
+            try:
+                for name in names:
+                    if coordinator.acquire(name):
+                        mine.append(name)
+                boards = [coordinator.board(name) for name in names]
+            except BaseException:
+                for name in mine:
+                    coordinator.release(name)
+                mine.clear()
+                raise
         yield boards
     finally:
         release(mine, address)

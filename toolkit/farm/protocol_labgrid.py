@@ -35,16 +35,20 @@ class Serial(serial.rfc2217.Serial):
         place, address = parse(self.portstr)
         self._coordinator = address
         with Coordinator(address) as coordinator:
-            self._acquired_here = coordinator.acquire(place)
+            acquired_here = coordinator.acquire(place)
             try:
                 self.place_board = coordinator.board(place)
-            except FarmError:
-                self._let_go()
+            except BaseException:
+                if acquired_here:
+                    coordinator.release(place)
                 raise
+        self._acquired_here = acquired_here
         try:
             super().open()
-        except serial.SerialException as exc:
+        except BaseException as exc:
             self._let_go()
+            if not isinstance(exc, serial.SerialException):
+                raise
             raise FarmError(f"labgrid place {place}: its serial port {self.place_board.serial_url} does not answer "
                             f"({exc})", f"check that the exporter's host still serves the board of {place}") from None
 
@@ -59,10 +63,8 @@ class Serial(serial.rfc2217.Serial):
             self._let_go()
 
     def _let_go(self) -> None:
-        if self._acquired_here and self.place_board is not None:
+        if self._acquired_here:
             release([self.place_board.place], self._coordinator)
-        elif self._acquired_here:
-            release([parse(self.portstr)[0]], self._coordinator)
         self._acquired_here = False
 
     @property

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
+from toolkit.errors import DeviceError, DeviceTimeout, PortError, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
 from toolkit.hil.baseline import Baseline, Verdict
 from toolkit.hil.boards import DEFAULT_PORT, BoardPool, HilBoard, read_ports_file, shareable
@@ -224,7 +224,8 @@ class HilRun:
             board.open()
         except ToolkitError as exc:
             self.pool.take_out(board, exc.message)
-            pytest.fail(f"board {board.port} did not answer and was taken out of the run: {exc.message}", False)
+            hint = f" ({exc.hint})" if exc.hint else ""
+            pytest.fail(f"board {board.port} did not answer and was taken out of the run: {exc.message}{hint}", False)
         expected = option(self.config, "board")
         if expected and board.kind != expected:
             raise pytest.UsageError(f"{board.port} is an {board.kind} board, --espml-board says {expected}")
@@ -311,11 +312,14 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
                                 _progress_log(f"{target.name} on {board.where}"))
         except DeviceError as exc:
             pytest.fail(f"{target.name} cannot run on {board.where}: {exc}", False)
-        except (DeviceTimeout, BenchInterrupted) as exc:
+        except (DeviceTimeout, BenchInterrupted, PortError) as exc:
             cause = exc.__cause__ if isinstance(exc, BenchInterrupted) else exc
             if isinstance(cause, DeviceTimeout):
                 run.pool.take_out(board, cause.message)
                 pytest.fail(f"{board.where} stopped answering and was taken out of the run: {exc.message}", False)
+            if isinstance(cause, PortError):  # unplugged, or its host (a labgrid exporter's) is gone
+                run.pool.take_out(board, cause.message)
+                pytest.fail(f"{board.port} was taken out of the run: {cause.message} ({cause.hint})", False)
             raise
         if summary.get("power_cycles"):
             run.pool.note_power_cycles(board.port, request.node.nodeid, summary["power_cycles"])
@@ -436,7 +440,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         return
     state_dir = _state_dir(config)
-    if not state_dir.is_dir() or not list(state_dir.glob("hil-part-*.json")):
+    found = ("hil-part-*.json", "taken_out.json", "health.json")  # boards taken out before any test ran: reported
+    if not state_dir.is_dir() or not any(next(state_dir.glob(pattern), None) for pattern in found):
         return
     pool = BoardPool([], state_dir)
     taken_out, power_cycles = pool.taken_out, pool.power_cycles
