@@ -9,7 +9,10 @@ board hangs (hang_after=) and third is slow (slow=1.3): recovered_hangs (the hun
 power-cycled and finished; goal 1 of 1) and sick_boards_named (goal 1 of 1). Virtual boards:
 SIMULATED timing.
 
-    .venv-farm/bin/python bench/farm.py [--models 12] [--n 30] [--json FILE]
+    .venv-farm/bin/python bench/farm.py [--models 24] [--n 30] [--unpaced] [--json FILE]
+
+--unpaced: boards without realtime pacing (a quick check that the script works; its speedup means
+nothing then).
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ def run_suite(lab: Lab, places: list[str], folder: Path, *extra: str) -> tuple[f
     return time.perf_counter() - started, result
 
 
-def speedup(folder: Path, models: int, n: int) -> tuple[float, float]:
-    lab = Lab(folder, [""] * 3, SIM).start()
+def speedup(folder: Path, models: int, n: int, pacing: str) -> tuple[float, float]:
+    lab = Lab(folder, [pacing] * 3, SIM).start()
     try:
         suite = suite_file(folder, models)
         args = ("-k", "test_model_figures", f"--espml-suite={suite}", f"--espml-n={n}")
@@ -57,9 +60,9 @@ def speedup(folder: Path, models: int, n: int) -> tuple[float, float]:
         lab.stop()
 
 
-def sick_farm(folder: Path, n: int) -> tuple[int, int, str]:
+def sick_farm(folder: Path, n: int, pacing: str) -> tuple[int, int, str]:
     """(hung boards power-cycled that finished, sick boards named, the terminal's espml section)."""
-    lab = Lab(folder, ["", "hang_after=5", "slow=1.3"], SIM).start()
+    lab = Lab(folder, [pacing, f"{pacing}&hang_after=5".lstrip("&"), f"{pacing}&slow=1.3".lstrip("&")], SIM).start()
     try:
         _, result = run_suite(lab, lab.places, folder, f"--espml-n={n}")
     finally:
@@ -76,16 +79,18 @@ def sick_farm(folder: Path, n: int) -> tuple[int, int, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=12)
+    parser.add_argument("--models", type=int, default=24)
     parser.add_argument("--n", type=int, default=30)
+    parser.add_argument("--unpaced", action="store_true", help="boards without realtime pacing (a quick check)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    pacing = "realtime=0" if args.unpaced else ""
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "a").mkdir()
         (Path(scratch) / "b").mkdir()
-        one, three = speedup(Path(scratch) / "a", args.models, args.n)
-        recovered, named, section = sick_farm(Path(scratch) / "b", 8)
-    result = {"places": 3, "models": args.models, "n_per_model": args.n, "simulated": True,
+        one, three = speedup(Path(scratch) / "a", args.models, args.n, pacing)
+        recovered, named, section = sick_farm(Path(scratch) / "b", 8, pacing)
+    result = {"places": 3, "models": args.models, "n_per_model": args.n, "simulated": True, "paced": not args.unpaced,
               "wall_s": round(three, 2), "wall_s_one_place": round(one, 2),
               "speedup_vs_one_place": round(one / three, 2), "goal_speedup": 2.5,
               "recovered_hangs": recovered, "hangs": 1, "sick_boards_named": named, "sick_boards": 1}
