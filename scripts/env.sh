@@ -51,3 +51,23 @@ ensure_test_tools() {
         echo "no ${missing[*]}: the browser and fuzzing tests will skip (sudo apt-get install ${missing[*]})" >&2
     fi
 }
+
+# The farm tests (labgrid places) run in a venv of their own: labgrid 26.0.1 needs protobuf>=5.29.6,
+# onnx2tf pins protobuf==4.25.5. Light core + labgrid + pytest; pyserial-labgrid (labgrid's fork,
+# the same `serial` module) is installed last so its files win over pyserial's, whatever pip's order.
+FARM_VENV="$ROOT/.venv-farm"
+ensure_farm_env() {
+    local stamp="$FARM_VENV/.espml-installed"
+    local want
+    want="farm $(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [ ! -x "$FARM_VENV/bin/python" ]; then
+        "$(find_python)" -m venv "$FARM_VENV"
+    fi
+    if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
+        echo "installing espml[farm] and pytest into $FARM_VENV" >&2
+        "$FARM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[farm]" "pytest>=8" "pytest-xdist>=3"
+        "$FARM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+            "pyserial-labgrid==3.5.0.2"
+        echo "$want" > "$stamp"
+    fi
+}

@@ -136,3 +136,42 @@ def test_unknown_board_options_are_one_line_and_exit_2() -> None:
     proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "sim", "--board-options", "slo=1.3"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown vdev option(s): slo" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sim_power_relay_speaks_simplerest_and_switches_the_board(tmp_path: Path, reference_model_path: Path) -> None:
+    """The relay answers the HTTP of labgrid's simplerest backend: off cuts the board (silent), on
+    boots it again (boot text, then it answers with its model still in flash)."""
+    import urllib.request
+    from urllib.error import HTTPError
+
+    from toolkit.errors import DeviceTimeout
+
+    relay_file = tmp_path / "relay"
+    proc, url = start_sim(tmp_path, "--rfc2217", "127.0.0.1:0", "--model", str(reference_model_path),
+                          "--power-relay", "127.0.0.1:0", "--relay-file", str(relay_file))
+    try:
+        deadline = time.monotonic() + 10
+        while not (relay_file.exists() and relay_file.read_text().strip()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        template = relay_file.read_text().strip()
+        assert template.endswith("/relay/{index}/{value}")
+
+        def get(value: str = "") -> str:
+            return urllib.request.urlopen(template.format(index=0, value=value).rstrip("/"), timeout=5).read().decode()
+
+        with Session.open(url, timeout=0.5, retries=0) as session:
+            assert session.hello().model_ready
+            assert get() == "1"
+            assert get("0") == "0" and get() == "0"
+            with pytest.raises(DeviceTimeout):
+                session.hello(attempts=1)
+            assert get("1") == "1"
+            session.boot_text.clear()
+            info = session.hello()
+            assert info.model_ready and b"ESP-ROM:" in session.boot_text
+        with pytest.raises(HTTPError) as missing:
+            urllib.request.urlopen(template.format(index=1, value=0), timeout=5)
+        assert missing.value.code == 404
+    finally:
+        stop(proc)

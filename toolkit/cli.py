@@ -398,6 +398,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if args.port_file:
             Path(args.port_file).write_text(url + "\n")
 
+    relay = _sim_relay(args, board) if args.power_relay else None
     try:
         if args.rfc2217:
             host, port = loopback_address(args.rfc2217)
@@ -409,8 +410,33 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         stop.set()
     finally:
+        if relay is not None:
+            relay.shutdown()
         board.power_off()
     return 0
+
+
+def _sim_relay(args: argparse.Namespace, board):
+    """The board's power relay (labgrid's simplerest HTTP) on loopback; its URL is printed and,
+    with --relay-file, written to a file."""
+    from toolkit.virtual.relay import Relay, serve_relay
+    from toolkit.virtual.servers import loopback_address
+
+    def switch(on: bool) -> None:
+        if on:
+            board.power_on()
+        else:
+            board.power_off()
+
+    host, port = loopback_address(args.power_relay)
+
+    def announce(bound: int) -> None:
+        url = f"http://{host}:{bound}/relay/{{index}}/{{value}}"
+        print(f"power relay {url}", flush=True)
+        if args.relay_file:
+            Path(args.relay_file).write_text(url + "\n")
+
+    return serve_relay(Relay({0: switch}), (host, port), announce)
 
 
 def _sim_options(args: argparse.Namespace, options_type):
@@ -621,6 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the vdev:// options of docs/virtual_board.md, e.g. 'slow=1.3&hang_after=50&seed=2' "
                         "(a sick board for a lab test)")
     p.add_argument("--port-file", metavar="FILE", help="also write the port URL to FILE")
+    p.add_argument("--power-relay", metavar="127.0.0.1:PORT",
+                   help="serve the board's power switch on this loopback port: relay 0 of labgrid's simplerest "
+                        "backend (GET /relay/0/0 cuts the power, /relay/0/1 restores it)")
+    p.add_argument("--relay-file", metavar="FILE", help="also write the relay's simplerest URL to FILE")
     p.add_argument("--flash-file", metavar="FILE", help="keep the board's flash in FILE between runs "
                                                           "(with --micropython: its filesystem in that folder)")
     p.add_argument("--micropython", action="store_true", help="a board running MicroPython (real, under wasmtime)")

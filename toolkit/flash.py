@@ -36,7 +36,7 @@ from toolkit.image.partitions import (
 )
 from toolkit.model.inspect import inspect_model
 from toolkit.model.reader import TFLiteModel
-from toolkit.ports import _explain, open_port
+from toolkit.ports import _explain, open_port, tool_url
 
 CHIP_NAME = "ESP32-S3"
 
@@ -236,7 +236,7 @@ def flash(port: str, board: Board, model: TFLiteModel | None = None, firmware: l
         if table is not None:
             _slots(partitions, board)
         result.model_runs = check_model(model, board, partitions, force)
-    with esptool_quiet(not show_esptool):
+    with tool_url(port) as port, esptool_quiet(not show_esptool):
         esp = _connect(port, before, stub)
         try:
             attach_flash(esp)

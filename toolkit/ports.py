@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 
 import serial
 
 from toolkit.errors import PortError
 
-HANDLER_PACKAGE = "toolkit.virtual"
+HANDLER_PACKAGES = ("toolkit.virtual", "toolkit.farm")  # vdev:// and labgrid://
 
 
 def register_url_handlers() -> None:
-    """Let ``serial.serial_for_url`` resolve ``vdev://`` (pyserial imports the handler lazily)."""
-    if HANDLER_PACKAGE not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append(HANDLER_PACKAGE)
+    """Let ``serial.serial_for_url`` resolve ``vdev://`` and ``labgrid://PLACE`` (pyserial imports
+    a handler lazily, so labgrid is imported only for a labgrid:// port)."""
+    for package in HANDLER_PACKAGES:
+        if package not in serial.protocol_handler_packages:
+            serial.protocol_handler_packages.append(package)
 
 
 def open_port(url: str, baudrate: int = 921600, timeout: float = 0.1) -> serial.SerialBase:
@@ -27,6 +31,24 @@ def open_port(url: str, baudrate: int = 921600, timeout: float = 0.1) -> serial.
         raise PortError(f"cannot open {url}: {exc}", "check the port URL") from None
     except serial.SerialException as exc:
         raise _explain(url, exc) from None
+
+
+@contextlib.contextmanager
+def tool_url(url: str) -> Iterator[str]:
+    """The URL to hand a tool that opens ports itself (esptool, which tells RFC 2217 by the URL's
+    prefix): for ``labgrid://PLACE`` the place is held meanwhile and its RFC 2217 URL given."""
+    if not url.startswith("labgrid:"):
+        yield url
+        return
+    from toolkit.farm.places import acquired
+    from toolkit.farm.protocol_labgrid import parse
+
+    try:
+        place, address = parse(url)
+    except serial.SerialException as exc:
+        raise PortError(str(exc), "give labgrid://PLACE or labgrid://PLACE?coordinator=HOST:PORT") from None
+    with acquired([place], address) as (board,):
+        yield board.serial_url
 
 
 def _explain(url: str, exc: serial.SerialException) -> PortError:
@@ -45,5 +67,5 @@ def _explain(url: str, exc: serial.SerialException) -> PortError:
                          "close the other client and try again, or check the host:port")
     if "unsupported" in text.lower() or "invalid URL" in text:
         return PortError(f"cannot open {url}: {text}",
-                         "use a device path, rfc2217://host:port, socket://host:port or vdev://esp32s3")
+                         "use a device path, rfc2217://host:port, socket://host:port, labgrid://PLACE or vdev://esp32s3")
     return PortError(f"cannot open {url}: {text}", "check the port URL and that the board is connected")

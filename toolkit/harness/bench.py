@@ -128,11 +128,19 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
         run_id, rows = resume, _resumable(store, resume, model, info, inputs, plan)
         log.info("run %d resumes after %d of %d inferences", run_id, len(rows), plan.n)
     recoveries = failures = 0  # all recoveries; failures since the last inference that completed
+    cycles_before = session.power_cycles
     first: DeviceTimeout | None = None  # the first fault of the current streak
     capture = PowerCapture(power, bool(info.simulated)) if power else None
     try:
         for i in range(plan.warmup):
-            _infer(session, model, tensors[i % len(tensors)], plan.invoke_timeout_s)
+            try:
+                _infer(session, model, tensors[i % len(tensors)], plan.invoke_timeout_s)
+            except DeviceTimeout as fault:  # silent from the start: a power switch may bring it back, once
+                if isinstance(fault, DeviceReset) or not session.power_cycle():
+                    raise
+                log.warning("warm-up: %s; the board's power was cycled", fault.message)
+                ensure_model(session, model)
+                _infer(session, model, tensors[i % len(tensors)], plan.invoke_timeout_s)
             if progress:
                 progress("warm-up", i + 1, plan.warmup)
         if capture:
@@ -149,6 +157,9 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
                 if failures > MAX_RECOVERIES:
                     raise type(first)(f"{first.message}; {failures} times in a row", first.hint) from fault
                 log.warning("inference %d: %s; trying again (%d of %d)", i, fault.message, failures, MAX_RECOVERIES)
+                if not isinstance(fault, DeviceReset) and session.power_cycle():
+                    log.warning("inference %d: the board was silent, so its power was cycled", i)
+                    fault = DeviceReset(fault.message, fault.hint)  # it booted again: greet it, give it its model
                 if isinstance(fault, DeviceReset):
                     try:
                         ensure_model(session, model)  # lost its model? it gets it again
@@ -192,6 +203,7 @@ def run_bench(session: Session, model: TFLiteModel, samples: list[np.ndarray], p
         raise BenchInterrupted(exc, len(rows), plan.n, store, run_id) from exc
     summary = summarize(rows, info, model, uploaded, run_id, store)
     summary["recoveries"] = recoveries
+    summary["power_cycles"] = session.power_cycles - cycles_before  # a silent board's power cut and restored
     if capture:
         try:
             summary["power"] = capture.finish(rows)

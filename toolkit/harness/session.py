@@ -94,6 +94,7 @@ class Session:
         self.bytes_sent = 0
         self.bytes_received = 0
         self._reopen: Callable[[], object] | None = None  # set by open(): how to open the port again
+        self.power_cycles = 0
 
     @classmethod
     def open(cls, url: str, baudrate: int = 921600, timeout: float = 2.0, retries: int = 2,
@@ -118,6 +119,22 @@ class Session:
         finally:
             self.port = self._reopen()
             self.decoder, self._backlog, self.info_cache = FrameDecoder(), [], None
+
+    @property
+    def can_power_cycle(self) -> bool:
+        """The port offers a power switch (a labgrid place with a power port)."""
+        return bool(getattr(self.port, "has_power_switch", False))
+
+    def power_cycle(self) -> bool:
+        """Cut and restore the board's power through its port's switch, then forget what the board
+        said before; False when the port has no switch. The caller greets the board again."""
+        if not self.can_power_cycle:
+            return False
+        with _port_errors(self.port):
+            self.port.power_cycle()
+        self.power_cycles += 1
+        self.decoder, self._backlog, self.info_cache = FrameDecoder(), [], None
+        return True
 
     def __enter__(self) -> Session:
         return self

@@ -176,6 +176,20 @@ class BoardPool:
             out[port] = reason
             (self.state_dir / "taken_out.json").write_text(json.dumps(out, indent=1))
 
+    @property
+    def power_cycles(self) -> dict[str, list[list]]:
+        """By port: [where, how many times] for each test (or health check) that cycled its power."""
+        path = self.state_dir / "power_cycles.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def note_power_cycles(self, port: str, where: str, count: int) -> None:
+        """A silent board was brought back by cutting its power (every worker and the report read it)."""
+        with open(self.state_dir / "taken_out.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            cycles = self.power_cycles
+            cycles.setdefault(port, []).append([where, count])
+            (self.state_dir / "power_cycles.json").write_text(json.dumps(cycles, indent=1))
+
     def acquire(self, preferred: int, timeout: float = 600.0) -> HilBoard:
         """Hold a board: the preferred one (a worker's own) if it is free, else the next free one."""
         if self.held is not None and self.held.port not in self.taken_out:

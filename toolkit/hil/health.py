@@ -43,6 +43,7 @@ class BoardHealth:
     firmware: str = ""
     simulated: bool | None = None
     figures: dict = field(default_factory=dict)  # figure name: value
+    power_cycles: int = 0  # times the check cut and restored its power (it fell silent)
 
     @property
     def sick(self) -> bool:
@@ -70,6 +71,7 @@ def check_pool(ports: list[str], run_check: Check, baseline_for: Callable[[tuple
             health.verdict, health.reason = "sick", f"the health check broke: {type(exc).__name__}: {exc}"
             return
         health.board, health.firmware, health.simulated = key
+        health.power_cycles = summary.get("power_cycles", 0)
         summaries[port] = (summary, key)
 
     with ThreadPoolExecutor(max_workers=max(1, len(ports)), thread_name_prefix="espml-health") as threads:

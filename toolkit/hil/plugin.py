@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.errors import DeviceError, DeviceTimeout, ToolkitError
+from toolkit.errors import DeviceError, DeviceTimeout, PortError, ToolkitError
 from toolkit.harness import BenchInterrupted, BenchPlan, ResultsStore, run_bench
 from toolkit.harness.power import PowerPlan
 from toolkit.hil.baseline import Baseline, BaselineError, Verdict
@@ -46,6 +46,9 @@ OPTIONS = {  # name: (help, kind)
                "str"),
     "power": ("a meter on the board's supply, as espml bench --power: ppk2:PORT, joulescope[:SERIAL], ina or "
               "replay:FILE; energy per inference (median and spread) joins the figures and the baseline", "str"),
+    "place": ("a labgrid place to run on (its NetworkSerialPort is the board, its power port recovers a hung "
+              "board); repeat for several. Acquired for the run, released at its end", "list"),
+    "coordinator": ("the labgrid coordinator HOST:PORT (default: $LG_COORDINATOR, else 127.0.0.1:20408)", "str"),
     "each_board": ("matrix mode: every test that takes a board runs on every board (board qualification); "
                    "without it, spread mode: each test on the next free board", "flag"),
 }
@@ -63,7 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(flag, action="store_true", default=None, help=text)
             parser.addini(f"espml_{name}", text, type="bool", default=False)
         elif kind == "list":
-            group.addoption(flag, action="append", default=None, metavar="URL", help=text)
+            group.addoption(flag, action="append", default=None, metavar="URL" if name == "port" else name.upper(),
+                            help=text)
             parser.addini(f"espml_{name}", text, type="linelist", default=[])
         else:
             group.addoption(flag, default=None, metavar=name.upper(), help=text)
@@ -99,6 +103,49 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--espml-power measures one board's supply: give one --espml-port")
     worker = getattr(config, "workerinput", None)
     config.stash[_RUN_ID] = worker["espml_run"] if worker and "espml_run" in worker else uuid.uuid4().hex[:12]
+    if worker is None and option(config, "place"):
+        _hold_places(config)
+
+
+def place_urls(config: pytest.Config) -> list[str]:
+    """The ``labgrid://`` ports of the run's places."""
+    coordinator = option(config, "coordinator")
+    query = f"?coordinator={coordinator}" if coordinator else ""
+    return [f"labgrid://{name}{query}" for name in option(config, "place") or []]
+
+
+def _hold_places(config: pytest.Config) -> None:
+    """The controller acquires every place before any worker starts, and releases those it
+    acquired when pytest ends, however it ends (Ctrl-C and SIGTERM included)."""
+    from toolkit.farm.places import Coordinator, release
+
+    names, address = list(option(config, "place")), option(config, "coordinator")
+    mine: list[str] = []
+    config.add_cleanup(lambda: release(mine, address))
+    try:
+        with Coordinator(address) as coordinator:
+            for name in names:
+                if coordinator.acquire(name):
+                    mine.append(name)
+                coordinator.board(name)  # its serial port is exported and available
+    except ToolkitError as exc:
+        raise pytest.UsageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
+    _terminate_as_interrupt(config)
+
+
+def _terminate_as_interrupt(config: pytest.Config) -> None:
+    """A cancelled CI job sends SIGTERM: end as on Ctrl-C, so the places are released."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -120,6 +167,7 @@ class HilRun:
         ports = list(option(config, "port") or [])
         if option(config, "ports_file"):
             ports += read_ports_file(Path(option(config, "ports_file")))
+        ports += place_urls(config)
         self.ports = [shareable(url, i) for i, url in enumerate(ports or [DEFAULT_PORT])]
         report = option(config, "report")
         self.report_dir = Path(report) if report else None
@@ -159,6 +207,9 @@ class HilRun:
     def _check_pool(self) -> dict[str, BoardHealth]:
         results = check_pool(self.ports, self._health_bench, self.baseline_for_key,
                              pool_consensus=bool(option(self.config, "update_baseline")))
+        for health in results.values():
+            if health.power_cycles:
+                self.pool.note_power_cycles(health.port, "the health check", health.power_cycles)
         sick = [health for health in results.values() if health.sick]
         for health in sick:
             log.warning("board %s is sick: %s", health.port, health.reason)
@@ -195,7 +246,8 @@ class HilRun:
             board.open()
         except ToolkitError as exc:
             self.pool.take_out(board, exc.message)
-            pytest.fail(f"board {board.port} did not answer and was taken out of the run: {exc.message}", False)
+            hint = f" ({exc.hint})" if exc.hint else ""
+            pytest.fail(f"board {board.port} did not answer and was taken out of the run: {exc.message}{hint}", False)
         expected = option(self.config, "board")
         if expected and board.kind != expected:
             raise pytest.UsageError(f"{board.port} is an {board.kind} board, --espml-board says {expected}")
@@ -298,12 +350,17 @@ def bench(request: pytest.FixtureRequest, board: HilBoard):
             pytest.fail(f"{target.name} on {board.where} gave no energy figure: {exc.message} ({exc.hint})", False)
         except DeviceError as exc:
             pytest.fail(f"{target.name} cannot run on {board.where}: {exc}", False)
-        except (DeviceTimeout, BenchInterrupted) as exc:
+        except (DeviceTimeout, BenchInterrupted, PortError) as exc:
             cause = exc.__cause__ if isinstance(exc, BenchInterrupted) else exc
             if isinstance(cause, DeviceTimeout):
                 run.pool.take_out(board, cause.message)
                 pytest.fail(f"{board.where} stopped answering and was taken out of the run: {exc.message}", False)
+            if isinstance(cause, PortError):  # unplugged, or its host (a labgrid exporter's) is gone
+                run.pool.take_out(board, cause.message)
+                pytest.fail(f"{board.port} was taken out of the run: {cause.message} ({cause.hint})", False)
             raise
+        if summary.get("power_cycles"):
+            run.pool.note_power_cycles(board.port, request.node.nodeid, summary["power_cycles"])
         run.record(request.node).update(
             model=target.name, run_id=summary["run_id"], summary=summary,
             per_op=[{"index": i, "op": op.kind, "estimated_us": op.estimated_us} for i, op in enumerate(report.ops)])
@@ -447,17 +504,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         return
     state_dir = _state_dir(config)
-    if not state_dir.is_dir() or not list(state_dir.glob("hil-part-*.json")):
+    found = ("hil-part-*.json", "taken_out.json", "health.json")  # boards taken out before any test ran: reported
+    if not state_dir.is_dir() or not any(next(state_dir.glob(pattern), None) for pattern in found):
         return
-    taken_out = BoardPool([], state_dir).taken_out
-    results = merge_parts(state_dir, taken_out, config.stash.get(_HEALTH, {}))
+    pool = BoardPool([], state_dir)
+    taken_out, power_cycles = pool.taken_out, pool.power_cycles
+    results = merge_parts(state_dir, taken_out, config.stash.get(_HEALTH, {}), power_cycles)
     final = state_dir.parent / results.name  # the report folder, or .espml/
     final.write_text(results.read_text())
     shutil.rmtree(state_dir, ignore_errors=True)
     config.stash[_REPORT] = (final, taken_out, _render(config, final))
+    config.stash[_CYCLES] = power_cycles
 
 
 _REPORT = pytest.StashKey[tuple]()
+_CYCLES = pytest.StashKey[dict]()
 
 
 def _render(config: pytest.Config, results: Path) -> Path | None:
@@ -487,6 +548,10 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for port, reason in taken_out.items():
         if not reason.startswith("sick: "):  # named above
             terminalreporter.write_line(f"board taken out of the run: {port}: {reason}", red=True)
+    for port, events in config.stash.get(_CYCLES, {}).items():
+        times = sum(count for _, count in events)
+        terminalreporter.write_line(f"power-cycled: {port} fell silent and was brought back by cutting its power "
+                                    f"{times} time(s), during {', '.join(where for where, _ in events)}", yellow=True)
     run = config.stash.get(_HIL, None)
     for line in (run.improvements if run else []):
         terminalreporter.write_line(f"improved: {line}", green=True)

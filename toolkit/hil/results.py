@@ -33,9 +33,11 @@ class RunResults:
         (folder / f"hil-part-{worker}.json").write_text(json.dumps(part, default=str))
 
 
-def merge_parts(folder: Path, taken_out: dict[str, str], health: dict | None = None) -> Path:
-    """Join the workers' parts into one results file; boards taken out say why, and every board
-    checked carries its health verdict (``healthy`` or ``sick``) and the figures it gave."""
+def merge_parts(folder: Path, taken_out: dict[str, str], health: dict | None = None,
+                power_cycles: dict[str, list] | None = None) -> Path:
+    """Join the workers' parts into one results file; boards taken out say why, every board
+    checked carries its health verdict (``healthy`` or ``sick``) and the figures it gave, and a
+    board whose power was cycled says how often and during what."""
     boards: dict[str, dict] = {}
     tests: list[dict] = []
     started = time.time()
@@ -52,6 +54,10 @@ def merge_parts(folder: Path, taken_out: dict[str, str], health: dict | None = N
         entry.update(verdict=verdict.verdict, health_figures=verdict.figures)
         if verdict.sick:
             entry["verdict_reason"] = verdict.reason
+    for port, events in (power_cycles or {}).items():
+        entry = boards.setdefault(port, {"port": port})
+        entry["power_cycles"] = sum(count for _, count in events)
+        entry["power_cycled_during"] = [where for where, _ in events]
     for port, reason in taken_out.items():
         boards.setdefault(port, {"port": port})["status"] = f"taken out: {reason}"
     results = {"git_commit": git_commit(), "started": started, "boards": list(boards.values()),
