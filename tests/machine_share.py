@@ -12,9 +12,10 @@ import pytest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow (training, conversion) tests first: with several workers (./scripts/test runs
-    pytest-xdist's work stealing) they start at once, and the quick ones fill in around them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The slow (training, conversion, the farm suite) tests first: with several workers
+    (./scripts/test runs pytest-xdist's work stealing) they start at once and the quick ones fill
+    in around them; the ``alone`` ones last, when fewer tests are left for them to wait out."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 2 if item.get_closest_marker("alone") else 1)
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FARM_PYTHON = ROOT / ".venv-farm" / "bin" / "python"
 
 
+@pytest.mark.slow  # minutes of realtime boards, mostly waiting: started first, beside the rest
 @pytest.mark.skipif(not FARM_PYTHON.is_file(), reason="no .venv-farm: scripts/test creates it (ensure_farm_env)")
 def test_the_farm_suite_passes_in_its_own_venv() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("ESPML_REAL_MODELS", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items()  # the outer run's xdist worker variables are not the inner run's
+           if k not in ("ESPML_REAL_MODELS", "PYTHONPATH") and not k.startswith("PYTEST_")}
     result = subprocess.run([str(FARM_PYTHON), "-m", "pytest", "tests/farm", "-q", "-p", "no:cacheprovider"],
                             cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                             timeout=1800)

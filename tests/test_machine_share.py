@@ -48,10 +48,12 @@ def test_an_alone_test_overlaps_no_other_under_two_workers(pytester: pytest.Pyte
     assert all(end <= alone[0] or start >= alone[1] for start, end in spans.values()), (alone, spans)
 
 
-def test_slow_tests_are_collected_first(pytester: pytest.Pytester) -> None:
+def test_slow_tests_are_collected_first_and_alone_ones_last(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
                           "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
     pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
-    pytester.makepyfile(test_order="import pytest\n\ndef test_a(): pass\n\n@pytest.mark.slow\ndef test_b(): pass\n")
+    pytester.makepyfile(test_order="import pytest\n\n@pytest.mark.alone\ndef test_a(): pass\n\ndef test_b(): pass\n\n"
+                                   "@pytest.mark.slow\ndef test_c(): pass\n")
     result = pytester.runpytest_subprocess("--collect-only", "-q")
-    assert [line for line in result.outlines if "::" in line] == ["test_order.py::test_b", "test_order.py::test_a"]
+    assert [line for line in result.outlines if "::" in line] == [
+        "test_order.py::test_c", "test_order.py::test_b", "test_order.py::test_a"]
