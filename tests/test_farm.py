@@ -19,7 +19,9 @@ FARM_PYTHON = ROOT / ".venv-farm" / "bin" / "python"
 def test_the_farm_suite_passes_in_its_own_venv() -> None:
     env = {k: v for k, v in os.environ.items()  # the outer run's xdist worker variables are not the inner run's
            if k not in ("ESPML_REAL_MODELS", "PYTHONPATH") and not k.startswith("PYTEST_")}
-    result = subprocess.run([str(FARM_PYTHON), "-m", "pytest", "tests/farm", "-q", "-p", "no:cacheprovider"],
+    workers = os.environ.get("ESPML_TEST_WORKERS", "3")  # its labs wait on realtime boards: run them side by side
+    result = subprocess.run([str(FARM_PYTHON), "-m", "pytest", "tests/farm", "-q", "-p", "no:cacheprovider",
+                             "-n", workers, "--dist", "worksteal"],
                             cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                             timeout=1800)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
