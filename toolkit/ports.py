@@ -44,10 +44,10 @@ def tool_url(url: str) -> Iterator[str]:
     from toolkit.farm.protocol_labgrid import parse
 
     try:
-        place, address = parse(url)
+        place = parse(url)
     except serial.SerialException as exc:
-        raise PortError(str(exc), "give labgrid://PLACE or labgrid://PLACE?coordinator=HOST:PORT") from None
-    with acquired([place], address) as (board,):
+        raise PortError(str(exc), "give labgrid://PLACE, optionally ?coordinator=HOST:PORT and &wait=SECONDS") from None
+    with acquired([place.place], place.coordinator, place.wait_s) as (board,):
         yield board.serial_url
 
 

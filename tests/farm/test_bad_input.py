@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -50,7 +49,7 @@ def test_a_place_held_by_someone_else_is_refused_and_left_to_them(lab) -> None:
     lab.client("-p", "farm-0", "acquire", env=other)
     try:
         one_line(espml(lab, "info", "--port", "labgrid://farm-0"), "labgrid place farm-0 is held by",
-                 "/someone-else", "labgrid-client -p farm-0 who")
+                 "/someone-else", "?wait=SECONDS")
         assert lab.who("farm-0").endswith("/someone-else")
     finally:
         lab.client("-p", "farm-0", "release", env=other)

@@ -9,8 +9,10 @@ import asyncio
 import fnmatch
 import logging
 import os
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 COORDINATOR_ENV = "LG_COORDINATOR"  # labgrid-client's own variable
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 CONNECT_TIMEOUT_S = 10.0
+POLL_S = 1.0  # labgrid-client polls its reservations as often
+WAITING, ALLOCATED, ACQUIRED = 0, 1, 2  # labgrid.remote.common.ReservationState, as the protocol carries it
 SERIAL = "NetworkSerialPort"
 POWER = "NetworkPowerPort"
 
@@ -142,7 +146,8 @@ class Coordinator:
             return False
         if place.acquired:
             raise FarmError(f"labgrid place {name} is held by {place.acquired}",
-                            f"wait for it to be released (labgrid-client -p {name} who), or choose another place")
+                            "queue for it (?wait=SECONDS in the URL, --espml-place-wait in a HIL run), "
+                            "or choose another place")
         if not any(path[2] == SERIAL for path, _ in self._matching(place)):
             raise self._no_serial(place)
         try:
@@ -152,6 +157,78 @@ class Coordinator:
             raise FarmError(f"labgrid place {name} could not be acquired: {_why(exc)}",
                             f"see labgrid-client -p {name} show") from None
         return True
+
+    def acquire_all(self, names: list[str], wait_s: float = 0.0,
+                    on_wait: Callable[[str], None] | None = None) -> list[str]:
+        """Acquire every place; those acquired here are returned. With ``wait_s``, places held by
+        others are queued for in labgrid's own reservations (one per place, all made at once, as
+        ``labgrid-client reserve --wait name=PLACE`` does), each acquired once it is allocated to
+        us; after ``wait_s`` the queue is left and the first place still held is refused."""
+        mine: list[str] = []
+        try:
+            waiting = [name for name in names if wait_s > 0 and not self._free_for_me(self.place(name))]
+            for name in names:
+                if name not in waiting and self.acquire(name):  # refuses one held by another, saying by whom
+                    mine.append(name)
+            if waiting:
+                mine += self._acquire_when_allocated(waiting, wait_s, on_wait)
+        except BaseException:
+            for name in mine:
+                self.release(name)
+            raise
+        return mine
+
+    def _free_for_me(self, place) -> bool:
+        return place.acquired == self.me or not place.acquired and not place.reservation
+
+    def _acquire_when_allocated(self, names: list[str], wait_s: float,
+                                on_wait: Callable[[str], None] | None) -> list[str]:
+        pb2 = self._pb2
+        tokens: dict[str, str] = {}
+        mine: list[str] = []
+        try:
+            for name in names:
+                request = pb2.CreateReservationRequest(
+                    filters={"main": pb2.Reservation.Filter(filter={"name": name})}, prio=0.0)
+                tokens[name] = self._run(self.session.stub.CreateReservation(request)).reservation.token
+                if on_wait:
+                    place = self.place(name)
+                    on_wait(f"waiting up to {wait_s:g} s for labgrid place {name} "
+                            f"(held by {place.acquired or 'a reservation'}; reservation {tokens[name]})")
+            deadline = time.monotonic() + wait_s
+            while tokens:
+                for name, token in list(tokens.items()):
+                    state = self._run(self.session.stub.PollReservation(  # a poll keeps it alive
+                        pb2.PollReservationRequest(token=token))).reservation.state
+                    if state not in (ALLOCATED, ACQUIRED, WAITING):  # expired or invalid: the place was deleted
+                        raise FarmError(f"labgrid place {name}: the reservation queueing for it ended "
+                                        f"(reservation {token})", f"see labgrid-client -p {name} show")
+                    if state != WAITING:
+                        self._run(self.session.sync_with_coordinator())
+                        if self.acquire(name):
+                            mine.append(name)
+                        self._cancel(tokens.pop(name))  # the place is held now: the queue has done its job
+                if tokens and time.monotonic() > deadline:
+                    name = next(iter(tokens))
+                    holder = self.place(name).acquired or "a reservation of someone else"
+                    raise FarmError(f"labgrid place {name} is still held by {holder} after {wait_s:g} s",
+                                    "wait longer, or choose another place")
+                if tokens:
+                    self._run(asyncio.sleep(POLL_S))
+        except BaseException:
+            for name in mine:
+                self.release(name)
+            raise
+        finally:
+            for token in tokens.values():
+                self._cancel(token)
+        return mine
+
+    def _cancel(self, token: str) -> None:
+        try:
+            self._run(self.session.stub.CancelReservation(self._pb2.CancelReservationRequest(token=token)))
+        except Exception as exc:  # noqa: BLE001 - it expires by itself 60 s after its last poll
+            log.debug("cancelling reservation %s: %s", token, _why(exc))
 
     def release(self, name: str) -> None:
         place = self.session.places.get(name)
@@ -217,15 +294,14 @@ def _why(exc: BaseException) -> str:
 
 
 @contextmanager
-def acquired(names: list[str], address: str | None = None) -> Iterator[list[PlaceBoard]]:
-    """Acquire every place (all or none), yield their boards, release those acquired here."""
+def acquired(names: list[str], address: str | None = None, wait_s: float = 0.0) -> Iterator[list[PlaceBoard]]:
+    """Acquire every place (all or none; queueing up to ``wait_s`` for held ones), yield their
+    boards, release those acquired here."""
     mine: list[str] = []
     try:
         with Coordinator(address) as coordinator:
             try:
-                for name in names:
-                    if coordinator.acquire(name):
-                        mine.append(name)
+                mine += coordinator.acquire_all(names, wait_s, on_wait=say_waiting)
                 boards = [coordinator.board(name) for name in names]
             except BaseException:
                 for name in mine:
@@ -235,6 +311,10 @@ def acquired(names: list[str], address: str | None = None) -> Iterator[list[Plac
         yield boards
     finally:
         release(mine, address)
+
+
+def say_waiting(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def release(names: list[str], address: str | None = None) -> None:

@@ -1,27 +1,40 @@
-"""pyserial URL handler for ``labgrid://PLACE[?coordinator=HOST:PORT]``: the place is acquired
-(unless this user already holds it), its ``NetworkSerialPort`` opened over RFC 2217, and the place
-released on close if it was acquired here. A place with a power port offers ``power_cycle()``,
+"""pyserial URL handler for ``labgrid://PLACE[?coordinator=HOST:PORT][&wait=SECONDS]``: the place
+is acquired (unless this user already holds it; with ``wait``, queueing while others hold it), its
+``NetworkSerialPort`` opened over RFC 2217, and the place released on close if acquired here. A place with a power port offers ``power_cycle()``,
 which the harness uses to bring a hung board back. Registered by ``toolkit.ports``."""
 
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import dataclass
 
 import serial
 import serial.rfc2217
 
-from toolkit.farm.places import Coordinator, FarmError, PlaceBoard, release
+from toolkit.farm.places import Coordinator, FarmError, PlaceBoard, release, say_waiting
 from toolkit.farm.power import PowerSwitch
 
 
-def parse(url: str) -> tuple[str, str | None]:
-    """The place and the coordinator address of a ``labgrid://`` URL."""
+@dataclass(frozen=True)
+class PlaceURL:
+    place: str
+    coordinator: str | None
+    wait_s: float  # how long to queue for the place while others hold it
+
+
+def parse(url: str) -> PlaceURL:
+    """What a ``labgrid://PLACE[?coordinator=HOST:PORT][&wait=SECONDS]`` URL asks for."""
     parts = urllib.parse.urlsplit(url)
     query = urllib.parse.parse_qs(parts.query)
-    unknown = set(query) - {"coordinator"}
-    if parts.scheme != "labgrid" or not parts.netloc or unknown:
-        raise serial.SerialException(f"expected labgrid://PLACE[?coordinator=HOST:PORT], got {url!r}")
-    return parts.netloc, query.get("coordinator", [None])[0]
+    unknown = set(query) - {"coordinator", "wait"}
+    wait = query.get("wait", ["0"])[0]
+    try:
+        wait_s = float(wait)
+    except ValueError:
+        wait_s = -1.0
+    if parts.scheme != "labgrid" or not parts.netloc or unknown or not 0 <= wait_s < 1e7:
+        raise serial.SerialException(f"expected labgrid://PLACE[?coordinator=HOST:PORT][&wait=SECONDS], got {url!r}")
+    return PlaceURL(parts.netloc, query.get("coordinator", [None])[0], wait_s)
 
 
 class Serial(serial.rfc2217.Serial):
@@ -32,10 +45,10 @@ class Serial(serial.rfc2217.Serial):
     _switch: PowerSwitch | None = None
 
     def open(self) -> None:
-        place, address = parse(self.portstr)
-        self._coordinator = address
-        with Coordinator(address) as coordinator:
-            acquired_here = coordinator.acquire(place)
+        url = parse(self.portstr)
+        place, self._coordinator = url.place, url.coordinator
+        with Coordinator(url.coordinator) as coordinator:
+            acquired_here = bool(coordinator.acquire_all([place], url.wait_s, on_wait=say_waiting))
             try:
                 self.place_board = coordinator.board(place)
             except BaseException:

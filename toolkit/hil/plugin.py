@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import uuid
 import warnings
 from pathlib import Path
@@ -48,6 +49,8 @@ OPTIONS = {  # name: (help, kind)
               "replay:FILE; energy per inference (median and spread) joins the figures and the baseline", "str"),
     "place": ("a labgrid place to run on (its NetworkSerialPort is the board, its power port recovers a hung "
               "board); repeat for several. Acquired for the run, released at its end", "list"),
+    "place_wait": ("seconds to queue for places others hold (labgrid reservations) before giving up; default 0: "
+                   "a held place is refused at once", "float"),
     "coordinator": ("the labgrid coordinator HOST:PORT (default: $LG_COORDINATOR, else 127.0.0.1:20408)", "str"),
     "each_board": ("matrix mode: every test that takes a board runs on every board (board qualification); "
                    "without it, spread mode: each test on the next free board", "flag"),
@@ -107,6 +110,17 @@ def pytest_configure(config: pytest.Config) -> None:
         _hold_places(config)
 
 
+def place_wait(config: pytest.Config) -> float:
+    value = option(config, "place_wait")
+    try:
+        wait_s = float(value or 0)
+    except ValueError:
+        wait_s = -1.0
+    if not 0 <= wait_s < 1e7:
+        raise pytest.UsageError(f"--espml-place-wait must be a number of seconds, 0 or more, not {value!r}")
+    return wait_s
+
+
 def place_urls(config: pytest.Config) -> list[str]:
     """The ``labgrid://`` ports of the run's places."""
     coordinator = option(config, "coordinator")
@@ -120,13 +134,13 @@ def _hold_places(config: pytest.Config) -> None:
     from toolkit.farm.places import Coordinator, release
 
     names, address = list(option(config, "place")), option(config, "coordinator")
+    wait_s = place_wait(config)
     mine: list[str] = []
     config.add_cleanup(lambda: release(mine, address))
     try:
         with Coordinator(address) as coordinator:
+            mine += coordinator.acquire_all(names, wait_s, on_wait=lambda line: print(line, file=sys.stderr))
             for name in names:
-                if coordinator.acquire(name):
-                    mine.append(name)
                 coordinator.board(name)  # its serial port is exported and available
     except ToolkitError as exc:
         raise pytest.UsageError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
