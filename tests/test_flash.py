@@ -14,7 +14,7 @@ from toolkit.cli import main
 from toolkit.errors import DeviceTimeout, ModelError, PortError
 from toolkit.flash import FlashError, flash
 from toolkit.harness import BenchPlan, ResultsStore, Session, run_bench
-from toolkit.image.model_image import HEADER_SIZE, SECTOR, build_image, image_size
+from toolkit.image.model_image import HEADER_SIZE, SECTOR, image_size
 from toolkit.model import load_model
 from toolkit.model.synth import ModelBuilder
 from toolkit.virtual.protocol_vdev import board_for_url

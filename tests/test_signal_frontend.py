@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from conftest import REFERENCE_MODEL
 from signal_models import custom_op

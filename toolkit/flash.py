@@ -19,7 +19,7 @@ from pathlib import Path
 import serial
 
 from toolkit.boards import Board
-from toolkit.errors import ModelError, PortError, ToolkitError, UnfitModelError
+from toolkit.errors import PortError, ToolkitError, UnfitModelError
 from toolkit.image import app_image
 from toolkit.image.model_image import SECTOR, build_image, check_fits, choose_slot, write_order
 from toolkit.image.partitions import (

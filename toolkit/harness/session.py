@@ -332,7 +332,7 @@ class Session:
         """Write ``model`` into the inactive slot; it becomes active only once its SHA-256 checks.
         ``commit_timeout`` covers the board erasing and writing its flash slot."""
         digest = hashlib.sha256(model).digest()
-        slot = SlotAnswer.unpack(self.request(MsgType.MODEL_BEGIN, ModelBegin(len(model), digest).pack())).slot
+        SlotAnswer.unpack(self.request(MsgType.MODEL_BEGIN, ModelBegin(len(model), digest).pack()))  # checks the answer's shape
         step = self.max_payload - ModelData.HEADER_SIZE
         for offset in range(0, len(model), step):
             self.request(MsgType.MODEL_DATA, ModelData(offset, model[offset:offset + step]).pack())

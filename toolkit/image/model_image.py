@@ -18,7 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from toolkit.errors import ModelError, UnfitModelError
+from toolkit.errors import UnfitModelError
 from toolkit.image.partitions import MODEL_SLOTS, Partition, find
 from toolkit.model.reader import TENSOR_TYPES, TensorInfo, TFLiteModel
 

@@ -168,8 +168,6 @@ def find_groups(graph) -> list[Group]:
 
 def channel_scores(group: Group):
     """L1 norm of each output channel's weights, summed over the group's producers."""
-    import torch
-
     total = None
     for node in group.producers:
         weight = node._module.weight.detach()

@@ -80,7 +80,7 @@ def _check_private(path: Path, base: bool = False) -> None:
     if stat.S_ISLNK(st.st_mode) or st.st_uid not in ({os.geteuid(), 0} if base else {os.geteuid()}):
         owner = "a symbolic link" if stat.S_ISLNK(st.st_mode) else f"owned by uid {st.st_uid}, not {os.geteuid()}"
         raise HostPortError(f"the host port's cache {path} is {owner}: a library there could be anyone's",
-                            f"remove it or set ESPML_CACHE_DIR to a folder of yours (mode 0700)")
+                            "remove it or set ESPML_CACHE_DIR to a folder of yours (mode 0700)")
     if st.st_mode & 0o022 and not (base and st.st_mode & stat.S_ISVTX):
         raise HostPortError(f"the host port's cache {path} can be written by other users "
                             f"(mode {stat.S_IMODE(st.st_mode):04o}): a library there could be anyone's",
