@@ -37,7 +37,12 @@ def _rows(db: Path) -> tuple[int, str | None]:
 def _espml(argv: list[str], cwd: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "toolkit.cli", *argv], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_at_a_terminal)
+
+
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A shell's background job (a CI runner's, say) ignores SIGINT, and so would the child: undo that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_sigint_marks_the_run_interrupted_and_names_the_resume_command(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,13 @@ def run_suite(lab, tmp_path: Path, *extra: str, places: list[str] | None = None,
                f"--espml-report={tmp_path / 'report'}", "--espml-n=8", "--junitxml=junit.xml", *extra]
     if not wait:
         return subprocess.Popen(command, cwd=tmp_path, env=lab.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+                                text=True, preexec_fn=ctrl_c_as_at_a_terminal)
     return subprocess.run(command, cwd=tmp_path, env=lab.env, capture_output=True, text=True, timeout=900)
+
+
+def ctrl_c_as_at_a_terminal() -> None:
+    """A shell's background job (a CI runner's, say) ignores SIGINT, and so would the child: undo that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def results(tmp_path: Path) -> dict:
