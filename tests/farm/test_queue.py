@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,19 +35,33 @@ def wait_for_reservation(lab, process: subprocess.Popen) -> None:
         time.sleep(0.3)
 
 
-def test_a_held_place_is_queued_for_and_taken_once_released(lab) -> None:
+@contextmanager
+def held_by_colleague(lab) -> Iterator[None]:
+    """farm-0 is someone else's for the block; released afterwards if it still is."""
     lab.client("-p", "farm-0", "acquire", env=colleague(lab))
-    queued = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "info", "--port", "labgrid://farm-0?wait=120"],
-                              cwd=lab.folder, env=lab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for_reservation(lab, queued)
-        assert queued.poll() is None  # still waiting its turn
-        lab.client("-p", "farm-0", "release", env=colleague(lab))
-        out, err = queued.communicate(timeout=120)
+        yield
     finally:
-        queued.kill()
         if lab.who("farm-0").endswith(COLLEAGUE):
             lab.client("-p", "farm-0", "release", env=colleague(lab))
+
+
+def released_while_queued(lab, process: subprocess.Popen) -> tuple[str, str]:
+    """Once ``process`` queues for farm-0, the colleague releases it; what ``process`` printed."""
+    try:
+        wait_for_reservation(lab, process)
+        assert process.poll() is None  # still waiting its turn
+        lab.client("-p", "farm-0", "release", env=colleague(lab))
+        return process.communicate(timeout=120)
+    finally:
+        process.kill()
+
+
+def test_a_held_place_is_queued_for_and_taken_once_released(lab) -> None:
+    with held_by_colleague(lab):
+        queued = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "info", "--port", "labgrid://farm-0?wait=120"],
+                                  cwd=lab.folder, env=lab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = released_while_queued(lab, queued)
     assert queued.returncode == 0, out + err
     assert "waiting up to 120 s for labgrid place farm-0 (held by " in err and f"/{COLLEAGUE};" in err, err
     assert lab.who("farm-0") == ""
@@ -53,12 +69,9 @@ def test_a_held_place_is_queued_for_and_taken_once_released(lab) -> None:
 
 
 def test_a_place_still_held_when_the_wait_ends_is_refused_and_the_queue_left(lab) -> None:
-    lab.client("-p", "farm-0", "acquire", env=colleague(lab))
-    try:
+    with held_by_colleague(lab):
         result = espml(lab, "info", "--port", "labgrid://farm-0?wait=2")
         assert lab.who("farm-0").endswith(COLLEAGUE)
-    finally:
-        lab.client("-p", "farm-0", "release", env=colleague(lab))
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
     waiting, refused = result.stderr.strip().splitlines()  # what it waits for, then why it gave up
     assert waiting.startswith("waiting up to 2 s for labgrid place farm-0"), waiting
@@ -68,16 +81,9 @@ def test_a_place_still_held_when_the_wait_ends_is_refused_and_the_queue_left(lab
 
 
 def test_a_hil_run_queues_for_its_places_with_espml_place_wait(lab, tmp_path: Path) -> None:
-    lab.client("-p", "farm-0", "acquire", env=colleague(lab))
-    run = run_suite(lab, tmp_path, "--espml-place-wait=120", "--collect-only", places=["farm-0"], wait=False)
-    try:
-        wait_for_reservation(lab, run)
-        lab.client("-p", "farm-0", "release", env=colleague(lab))
-        out, _ = run.communicate(timeout=120)
-    finally:
-        run.kill()
-        if lab.who("farm-0").endswith(COLLEAGUE):
-            lab.client("-p", "farm-0", "release", env=colleague(lab))
+    with held_by_colleague(lab):
+        run = run_suite(lab, tmp_path, "--espml-place-wait=120", "--collect-only", places=["farm-0"], wait=False)
+        out, _ = released_while_queued(lab, run)
     assert run.returncode == 0, out
     assert "waiting up to 120 s for labgrid place farm-0" in out
     assert lab.who("farm-0") == ""  # released when the run ended
