@@ -33,7 +33,7 @@ def test_demo_timings_name_each_phase_and_add_up(tmp_path: Path, monkeypatch, ca
     assert "wall time per phase" in out and f"total {sum(timings.values()):.1f} s" in out
 
 
-@pytest.mark.slow(seconds=60)
+@pytest.mark.slow
 def test_demo_trains_and_converts_in_a_relative_work_folder(tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("onnx2tf")

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FARM_PYTHON = ROOT / ".venv-farm" / "bin" / "python"
 
 
-@pytest.mark.slow(seconds=200)  # minutes of realtime boards and labgrid clients: started first, beside the rest
+@pytest.mark.slow  # minutes of realtime boards, mostly waiting: started first, beside the rest
 @pytest.mark.skipif(not FARM_PYTHON.is_file(), reason="no .venv-farm: scripts/test creates it (ensure_farm_env)")
 def test_the_farm_suite_passes_in_its_own_venv() -> None:
     env = {k: v for k, v in os.environ.items()  # the outer run's xdist worker variables are not the inner run's

@@ -1,4 +1,4 @@
-"""The test command's workers: a test marked `alone` never overlaps another, slow tests start first, one per worker."""
+"""The test command's workers: a test marked `alone` never overlaps another, slow tests start first."""
 
 from __future__ import annotations
 
@@ -71,24 +71,6 @@ def _collected(pytester: pytest.Pytester, *args: str) -> list[str]:
                           "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
     pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
     return [line for line in pytester.runpytest_subprocess("--collect-only", "-q", *args).outlines if "::" in line]
-
-
-def test_slow_modules_head_different_workers_slices_heaviest_first(pytester: pytest.Pytester,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(
-        test_heavy="import pytest\n\n@pytest.mark.slow(seconds=200)\ndef test_h(): pass\n",
-        test_medium="import pytest\n\n@pytest.mark.slow(seconds=50)\n@pytest.mark.parametrize('k', range(2))\n"
-                    "def test_m(k): pass\n",
-        test_light="import pytest\n\n@pytest.mark.slow\ndef test_l(): pass\n",
-        test_quick="import pytest\n\n@pytest.mark.parametrize('k', range(5))\ndef test_q(k): pass\n\n"
-                   "@pytest.mark.alone\ndef test_a(): pass\n")
-    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
-    order = _collected(pytester)
-    # 9 run in parallel: xdist hands the first worker 4, the second 5. The heavy module heads one,
-    # both medium tests (one module: its fixtures) and the light one the other, quick ones after.
-    assert order[0] == "test_heavy.py::test_h" and order[1:4] == [f"test_quick.py::test_q[{k}]" for k in range(3)]
-    assert order[4:7] == ["test_medium.py::test_m[0]", "test_medium.py::test_m[1]", "test_light.py::test_l"]
-    assert order[7:] == ["test_quick.py::test_q[3]", "test_quick.py::test_q[4]", "test_quick.py::test_a"]
 
 
 @pytest.mark.parametrize("phase, expected", [("parallel", ["test_phase.py::test_b"]),
