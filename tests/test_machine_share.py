@@ -13,9 +13,22 @@ TESTS = Path(__file__).resolve().parent
 
 @pytest.fixture(autouse=True)
 def _outside_the_test_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The inner runs are not one of the outer run's phases, nor its workers."""
+    """The inner runs are not one of the outer run's phases."""
     monkeypatch.delenv("ESPML_TEST_PHASE", raising=False)
-    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+
+
+def with_machine_share(pytester: pytest.Pytester) -> None:
+    """The inner run gets the suite's hooks and markers."""
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+                          "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
+    pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
+
+
+def collected(pytester: pytest.Pytester) -> list[str]:
+    """The test ids an inner run with the suite's hooks collects, in order."""
+    with_machine_share(pytester)
+    return [line for line in pytester.runpytest_subprocess("--collect-only", "-q").outlines if "::" in line]
+
 
 TIMED = """
 import time
@@ -43,9 +56,7 @@ def test_other(k):
 
 
 def test_an_alone_test_overlaps_no_other_under_two_workers(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-                          "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
-    pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
+    with_machine_share(pytester)
     pytester.makepyfile(test_timed=TIMED)
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "worksteal", "-p", "xdist")
     result.assert_outcomes(passed=9)
@@ -56,21 +67,10 @@ def test_an_alone_test_overlaps_no_other_under_two_workers(pytester: pytest.Pyte
 
 
 def test_slow_tests_are_collected_first_and_alone_ones_last(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-                          "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
-    pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
     pytester.makepyfile(test_order="import pytest\n\n@pytest.mark.alone\ndef test_a(): pass\n\ndef test_b(): pass\n\n"
                                    "@pytest.mark.slow\ndef test_c(): pass\n")
-    result = pytester.runpytest_subprocess("--collect-only", "-q")
-    assert [line for line in result.outlines if "::" in line] == [
+    assert collected(pytester) == [
         "test_order.py::test_c", "test_order.py::test_b", "test_order.py::test_a"]
-
-
-def _collected(pytester: pytest.Pytester, *args: str) -> list[str]:
-    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-                          "from machine_share import _machine_share, pytest_collection_modifyitems  # noqa: F401\n")
-    pytester.makeini("[pytest]\nmarkers =\n    alone: no other test beside it\n    slow: slow\n")
-    return [line for line in pytester.runpytest_subprocess("--collect-only", "-q", *args).outlines if "::" in line]
 
 
 @pytest.mark.parametrize("phase, expected", [("parallel", ["test_phase.py::test_b"]),
@@ -80,4 +80,4 @@ def test_the_test_commands_phases_split_alone_tests_from_the_rest(pytester: pyte
                                                                  phase: str, expected: list[str]) -> None:
     pytester.makepyfile(test_phase="import pytest\n\n@pytest.mark.alone\ndef test_a(): pass\n\ndef test_b(): pass\n")
     monkeypatch.setenv("ESPML_TEST_PHASE", phase)
-    assert _collected(pytester) == expected
+    assert collected(pytester) == expected
