@@ -5,6 +5,7 @@ Used by the farm tests and bench/farm.py; runs in the farm venv (labgrid install
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EXPORTER = "espml-lab"
+_LOOP: asyncio.AbstractEventLoop | None = None  # grpc's asyncio client binds to one loop: never closed
 
 
 def free_port() -> int:
@@ -69,6 +71,25 @@ class Lab:
             raise RuntimeError(f"labgrid-client {' '.join(args)}: {result.stdout}{result.stderr}")
         return result
 
+    def session(self, action):
+        """await action(session, messages) in a session of labgrid's own client library (what
+        labgrid-client runs), in this process: a labgrid-client process costs 0.7 CPU-s to start."""
+        global _LOOP
+        from labgrid.remote.client import ClientSession
+        from labgrid.remote.generated import labgrid_coordinator_pb2
+
+        async def run():
+            session = ClientSession(self.address, asyncio.get_running_loop())
+            await session.start()
+            try:
+                return await action(session, labgrid_coordinator_pb2)
+            finally:
+                await session.stop()
+                await session.close()
+
+        _LOOP = _LOOP or asyncio.new_event_loop()
+        return _LOOP.run_until_complete(run())
+
     def start(self) -> Lab:
         self.coordinator = self._spawn(str(BIN / "labgrid-coordinator"), "-l", self.address, name="coordinator")
         _wait_for("labgrid-coordinator", lambda: _listening(self.port), process=self.coordinator)
@@ -82,9 +103,14 @@ class Lab:
                 path = self.folder / file
                 _wait_for(f"espml sim {i}", lambda: path.is_file() and path.read_text().strip(), process=sim)
         self.export(range(len(self.boards)))
-        for i, place in enumerate(self.places):
-            self.client("-p", place, "create")
-            self.client("-p", place, "add-match", f"{EXPORTER}/board-{i}/*")
+
+        async def create_places(session, messages) -> None:  # labgrid-client -p PLACE create, add-match
+            for i, place in enumerate(self.places):
+                await session.stub.AddPlace(messages.AddPlaceRequest(name=place))
+                await session.stub.AddPlaceMatch(messages.AddPlaceMatchRequest(
+                    placename=place, pattern=f"{EXPORTER}/board-{i}/*"))
+
+        self.session(create_places)
         return self
 
     def exports(self, boards) -> str:
@@ -106,18 +132,26 @@ class Lab:
                                     "--hostname", "127.0.0.1", str(config), name="exporter")
 
         def exported() -> bool:
-            listing = self.client("resources", check=False).stdout
-            return all(f"{EXPORTER}/board-{i}/NetworkSerialPort" in listing for i in boards)
+            return all(f"board-{i}" in self.resources() for i in boards)
 
         _wait_for("labgrid-exporter", exported, process=self.exporter)
 
+    def resources(self) -> set[str]:
+        """The groups whose NetworkSerialPort the coordinator has available from this lab's exporter
+        (what ``labgrid-client resources`` lists)."""
+        async def groups(session, _messages) -> set[str]:
+            exported = session.resources.get(EXPORTER, {})
+            return {group for group, resources in exported.items()
+                    if "NetworkSerialPort" in resources and resources["NetworkSerialPort"].avail}
+
+        return self.session(groups)
+
     def who(self, place: str) -> str:
         """Who holds the place ('' when it is free)."""
-        for line in self.client("-p", place, "show").stdout.splitlines():
-            if line.strip().startswith("acquired:"):
-                holder = line.split(":", 1)[1].strip()
-                return "" if holder == "None" else holder
-        return ""
+        async def holder(session, _messages) -> str:
+            return session.places[place].acquired or ""
+
+        return self.session(holder)
 
     def stop(self) -> None:
         for process in [self.exporter, *self.sims, self.coordinator]:
