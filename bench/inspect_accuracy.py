@@ -11,6 +11,7 @@ host (the baseline), and the time `inspect_model` takes. Goal (issues 3 and 12):
 total within 1%, on every model.
 
     ESPML_REAL_MODELS=../shared/real-models python bench/inspect_accuracy.py [--generated 40] [--json FILE]
+        [--no-tensorflow | --tf-models DIR]
 
 JSON: `models` (one row per model, with `kind`, `head_exact`, `total_exact`, `total_within_1pct`,
 `arena_exact`: what inspect claims), `generated`, `head_exact`, `total_exact` and
@@ -61,8 +62,11 @@ def measure(name: str, data: bytes, board, kind: str = "generated") -> dict:
     }
 
 
-def tensorflow_models(folder: Path) -> list[tuple[str, bytes]]:
-    """Keras LSTM / GRU / wake-word models converted by TensorFlow, or none without it."""
+def tensorflow_models(folder: Path, built: bool) -> list[tuple[str, bytes]]:
+    """Keras LSTM / GRU / wake-word models converted by TensorFlow (built into ``folder`` unless
+    ``built``, when they are read from it), or none without TensorFlow."""
+    if built:
+        return [(f"tf {name}", (folder / f"{name}.tflite").read_bytes()) for name in tf_models.KINDS]
     if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tf_keras") is None:
         print("TensorFlow (with tf_keras) is not installed: TensorFlow-built models skipped")
         return []
@@ -73,6 +77,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generated", type=int, default=40, help="generated models to check (default 40)")
     parser.add_argument("--no-tensorflow", action="store_true", help="skip the models TensorFlow builds")
+    parser.add_argument("--tf-models", metavar="DIR", type=Path,
+                        help="read the TensorFlow-built models from DIR (python tests/tf_models.py DIR writes them)")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
     board = get_board("esp32s3-r8")
@@ -83,9 +89,11 @@ def main() -> int:
                    "reference"))
     models += [(f"builder {name}", build(), "stateful/subgraphs") for name, build in STATEFUL_MODELS.items()]
     models += [(f"signal {name}", build(), "signal") for name, build in SIGNAL_MODELS.items()]
-    if not args.no_tensorflow:
+    if args.tf_models:
+        models += [(name, data, "tensorflow") for name, data in tensorflow_models(args.tf_models, built=True)]
+    elif not args.no_tensorflow:
         with tempfile.TemporaryDirectory() as scratch:
-            models += [(name, data, "tensorflow") for name, data in tensorflow_models(Path(scratch))]
+            models += [(name, data, "tensorflow") for name, data in tensorflow_models(Path(scratch), built=False)]
     rows = [measure(name, data, board, kind) for name, data, kind in models]
     generated = [measure(f"generated {seed}", random_model(seed), board) for seed in range(args.generated)]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 from pathlib import Path
@@ -44,3 +45,22 @@ def real_model_params():
     if not models:
         return [pytest.param(None, marks=pytest.mark.skip(reason="ESPML_REAL_MODELS is not set"))]
     return [pytest.param(path, id=path.stem) for path in models]
+
+
+@pytest.fixture(scope="session")
+def tensorflow_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The models tests/tf_models.py builds (about 40 CPU-s of TensorFlow), built once per test run:
+    the first xdist worker to ask builds them in the run's shared temporary folder, the others wait.
+    None without TensorFlow (with tf_keras)."""
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tf_keras") is None:
+        return None
+    import tf_models
+
+    shared = tmp_path_factory.getbasetemp().parent / "tf_models"  # the workers' common parent
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".complete").is_file():
+            tf_models.build(shared)
+            (shared / ".complete").touch()
+    return shared

@@ -21,14 +21,17 @@ def test_protocol_efficiency_script(tmp_path: Path) -> None:
     assert figures["hex_text"]["wire_bytes_to_device"] > 2 * figures["espml"]["wire_bytes_to_device"]
 
 
-def test_inspect_accuracy_script(tmp_path: Path) -> None:
+def test_inspect_accuracy_script(tmp_path: Path, tensorflow_models_dir: Path | None) -> None:
     out = tmp_path / "ia.json"
+    tf_models = ["--tf-models", str(tensorflow_models_dir)] if tensorflow_models_dir else ["--no-tensorflow"]
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "inspect_accuracy.py"), "--generated", "5",
-                             "--json", str(out)], capture_output=True, text=True, timeout=300)
+                             *tf_models, "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
     assert figures["heads_exact"] == figures["models_checked"]
     assert figures["worst_total_error"] <= 0.01
+    assert any(row["kind"] == "tensorflow" for row in figures["models"]) == bool(tensorflow_models_dir)
 
 
 def test_flash_update_script(tmp_path: Path) -> None:
