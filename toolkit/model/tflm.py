@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,6 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from toolkit.errors import ModelError
+from toolkit.model import tflm_worker
 
 # The tflite-micro package's interpreter is not safe to build or run from two threads at once
 # (seen here as a segfault): every call into it holds this lock.
@@ -33,11 +32,6 @@ class ArenaTooSmall(ModelError):
 # TFLM can crash the process (not just fail) for some too-small arenas, so nothing below the
 # planner's estimate is handed to it in this process; near the estimate a child process probes.
 ESTIMATE_MARGIN = 0.02
-_PROBE = (
-    "import sys\n"
-    "from tflite_micro import runtime\n"
-    "runtime.Interpreter.from_bytes(sys.stdin.buffer.read(), arena_size=int(sys.argv[1]))\n"
-)
 
 
 def host_arena_estimate(model_bytes: bytes) -> int:
@@ -50,40 +44,22 @@ def host_arena_estimate(model_bytes: bytes) -> int:
     return plan_head(model).size + plan_tail(model, pointer_size=8)
 
 
-def _allocates_in_child(model_bytes: bytes, arena_size: int) -> bool:
-    result = subprocess.run([sys.executable, "-c", _PROBE, str(arena_size)], input=bytes(model_bytes),
-                            capture_output=True, timeout=120)
-    return result.returncode == 0
-
-
 def check_arena(model_bytes: bytes, arena_size: int) -> None:
     """Raise ArenaTooSmall, without risking this process, when TFLM cannot fit the model."""
     need = host_arena_estimate(model_bytes)
     if arena_size >= need * (1 + ESTIMATE_MARGIN):
         return
-    if arena_size < need * (1 - ESTIMATE_MARGIN) or not _allocates_in_child(model_bytes, arena_size):
+    if arena_size < need * (1 - ESTIMATE_MARGIN) or not tflm_worker.allocates(bytes(model_bytes), arena_size):
         raise ArenaTooSmall(f"tensor arena of {arena_size} bytes is too small for this model (needs about {need})",
                             "use a board with a larger arena or a smaller model")
 
 
-_RECORD = (
-    "import sys\n"
-    "from tflite_micro import runtime\n"
-    "interpreter = runtime.Interpreter.from_bytes(sys.stdin.buffer.read(), arena_size=int(sys.argv[1]),\n"
-    "    intrepreter_config=runtime.InterpreterConfig.kAllocationRecording)\n"
-    "interpreter.print_allocations()\n"
-)
-
-
 @lru_cache(maxsize=64)
 def recorded_arena(model_bytes: bytes, arena_size: int) -> ArenaRecord:
-    """What TFLM's recording allocator reports, read in a child process: it prints to fd 2, and
-    redirecting this process's fd 2 would swallow what other threads write meanwhile."""
-    result = subprocess.run([sys.executable, "-c", _RECORD, str(arena_size)], input=model_bytes, capture_output=True,
-                            timeout=120)
-    text = (result.stdout + result.stderr).decode(errors="replace")
-    found = {kind: int(value) for kind, value in _ALLOCATION.findall(text)}
-    if result.returncode != 0 or "total" not in found:
+    """What TFLM's recording allocator reports, read in the child process (``tflm_worker``)."""
+    text = tflm_worker.allocation_printout(bytes(model_bytes), arena_size)
+    found = {kind: int(value) for kind, value in _ALLOCATION.findall(text or "")}
+    if text is None or "total" not in found:
         raise ModelError("TFLite-Micro could not record the model's arena", "check the model with 'espml inspect'")
     return ArenaRecord(found["total"], found.get("head", 0), found.get("tail", 0))
 
