@@ -3,7 +3,8 @@
 Families: the fixed reference CNN (plain: Conv/BN/ReLU blocks and a two-layer head) and the
 residual CNN on the bundled 8x8 digits, and the paper's families (toolkit.families: MobileNetV1
 and V2 style, SqueezeNet style) on the digits upscaled to 16x16. Each is trained from scratch with
-a fixed seed, then runs the default sequence (separable, prune, lowrank, fold, quantize; the plain
+a fixed seed (or read from an identical earlier training, toolkit/training_cache.py: the wall time
+then leaves the training out), then runs the default sequence (separable, prune, lowrank, fold, quantize; the plain
 CNN folds first, see FOLD_FIRST) with a 0.5-point accuracy budget on the held-out digits.
 Baseline: the unoptimised model converted to float32 TFLite by the same path. Per family:
 parameters and MACs before and after, the int8 model's bytes and its ratio to the float32

@@ -67,13 +67,14 @@ DEMO_BUDGET_POINTS = 0.5
 REUSED = "trained, optimised and converted by an earlier run in this work folder (same code and library versions; --fresh to redo)"
 
 
-def build_model(work: Path, stages: list[dict], clock: PhaseClock) -> tuple[bytes, Preprocess]:
-    """Train the reference CNN, run the optimisation sequence and int8 conversion on it."""
+def build_model(work: Path, stages: list[dict], clock: PhaseClock, fresh: bool) -> tuple[bytes, Preprocess]:
+    """Train the reference CNN (``fresh``: even when an identical training was kept), run the
+    optimisation sequence and int8 conversion on it."""
     clock.enter("train")
     from toolkit.optimize.pipeline import FOLD_FIRST_ORDER, Data, Sequence
     from toolkit.reference import trained_reference
 
-    model, split = trained_reference()
+    model, split = trained_reference(cache=not fresh)
     data = Data(split.train_x, split.train_y, split.test_x, split.test_y, split.train_x[:CALIBRATION_SAMPLES],
                 digits_preprocess())
     clock.enter("optimize")
@@ -92,7 +93,7 @@ def built_or_reused(work: Path, stages: list[dict], clock: PhaseClock, fresh: bo
     if kept:
         stages += kept.stages
         return kept.tflite, kept.preprocess, REUSED
-    tflite, preprocess = build_model(work, stages, clock)
+    tflite, preprocess = build_model(work, stages, clock, fresh)
     save_build(work / "build", key, Build(tflite, preprocess, stages))
     return tflite, preprocess, "trained, optimised and converted now"
 

@@ -140,16 +140,24 @@ def trained_reference_cnn():
     return trained_reference()[0]
 
 
-def trained_reference(factory=None, upscale: int = 1, epochs: int = EPOCHS):
-    """Train the reference CNN (or another architecture) from scratch, seeded, on one thread."""
+def trained_reference(factory=None, upscale: int = 1, epochs: int = EPOCHS, cache: bool = True):
+    """Train the reference CNN (or another architecture) from scratch, seeded, on one thread; with
+    ``cache``, the weights an earlier identical training kept (toolkit.training_cache) instead."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(SEED)
-        split = load_digits_split(upscale)
-        model = train((factory or build_reference_cnn)(), split, epochs)
-    finally:
-        torch.set_num_threads(threads)
+    from toolkit.training_cache import cached_training
+
+    factory = factory or build_reference_cnn
+    split = load_digits_split(upscale)
+
+    def seeded_training():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            torch.manual_seed(SEED)
+            return train(factory(), split, epochs)
+        finally:
+            torch.set_num_threads(threads)
+
+    model = cached_training(factory, upscale, epochs, seeded_training) if cache else seeded_training()
     return model, split
