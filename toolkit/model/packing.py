@@ -53,8 +53,10 @@ class _Problem:
         self.neighbours = [np.flatnonzero(row).tolist() for row in self.meets]
         points = np.unique(self.firsts)  # the most bytes alive at once are alive at some buffer's start
         alive = (self.firsts[:, None] <= points[None, :]) & (points[None, :] <= self.lasts[:, None])
-        self.alive = alive.astype(np.int64)
-        self.size_vector = np.array(sizes, dtype=np.int64)
+        # float64, for BLAS (numpy multiplies integer matrices in a plain loop): byte counts add up
+        # exactly far beyond any arena (below 2**53)
+        self.alive = alive.astype(np.float64)
+        self.size_vector = np.array(sizes, dtype=np.float64)
 
     def lower_bound(self) -> int:
         return int((self.size_vector @ self.alive).max(initial=0))
@@ -80,8 +82,14 @@ class _Problem:
 
 
 class _Search:
-    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int, work_limit: int) -> None:
+    def __init__(self, problem: _Problem, best: list[int], lower_bound: int, node_limit: int, work_limit: int,
+                 offsets: list[int], remaining: np.ndarray) -> None:
         self.p = problem
+        # kept along the search for ``bound``: the placed buffers' tops (0 for the others), and the
+        # bytes of the buffers not yet placed alive at each point
+        at = np.array(offsets, dtype=np.float64)
+        self.tops = np.where(at >= 0, at + problem.size_vector, 0)
+        self.waiting = (problem.size_vector * remaining) @ problem.alive
         self.best = best
         self.best_size = problem.height(best)
         self.lower_bound = lower_bound
@@ -90,12 +98,11 @@ class _Search:
         self.nodes = 0
         self.complete = True
 
-    def bound(self, offsets: list[int], level: int, remaining: np.ndarray) -> int:
-        p = self.p
-        placed = np.array(offsets) >= 0
-        tops = np.where(placed, np.array(offsets) + p.size_vector, 0)
-        above = np.maximum(tops - level, 0) * placed
-        need = (above + p.size_vector * remaining) @ p.alive
+    def bound(self, level: int, waiting: np.ndarray) -> int:
+        """The least memory any completion can need: at each point, what placed buffers occupy above
+        ``level`` and every waiting buffer alive there, on top of ``level`` (tops are 0 unplaced, and
+        level >= 0, so unplaced buffers add nothing above it)."""
+        need = np.maximum(self.tops - level, 0) @ self.p.alive + waiting
         return level + int(need.max(initial=0))
 
     def run(self, offsets: list[int], fits: list[int], level: int, last: int, remaining: np.ndarray,
@@ -124,15 +131,20 @@ class _Search:
                 continue
             offsets[buffer] = fit
             remaining[buffer] = False
-            if self.bound(offsets, fit, remaining) < self.best_size:
+            self.tops[buffer] = fit + p.sizes[buffer]
+            waiting = self.waiting - p.alive[buffer] * p.sizes[buffer]
+            if self.bound(fit, waiting) < self.best_size:
                 child_fits = list(fits)
                 end = fit + p.sizes[buffer]
                 for other in p.neighbours[buffer]:
                     if remaining[other] and child_fits[other] < end and fit < child_fits[other] + p.sizes[other]:
                         child_fits[other] = p.lowest_fit(other, offsets)
+                self.waiting, before = waiting, self.waiting
                 self.run(offsets, child_fits, fit, buffer, remaining, top)
+                self.waiting = before
             offsets[buffer] = -1
             remaining[buffer] = True
+            self.tops[buffer] = 0
             if self.best_size <= self.lower_bound or not self.complete:
                 return
 
@@ -157,12 +169,12 @@ def pack(sizes: list[int], firsts: list[int], lasts: list[int], initial: list[in
               sorted(index, key=lambda i: (-sizes[i] * (lasts[i] - firsts[i] + 1), i)),
               sorted(index, key=lambda i: (firsts[i], -sizes[i]))]
     starts = [p.first_fit(order, fixed) for order in orders] + ([list(initial)] if initial is not None else [])
-    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit, work_limit)
+    offsets = [fixed.get(i, -1) for i in range(p.n)]
+    remaining = np.array([i not in fixed for i in range(p.n)], dtype=bool)
+    search = _Search(p, min(starts, key=p.height), lower_bound, node_limit, work_limit, offsets, remaining)
     if p.n > MAX_SEARCH_BUFFERS:
         search.complete = False
     else:
-        offsets = [fixed.get(i, -1) for i in range(p.n)]
-        remaining = np.array([i not in fixed for i in range(p.n)], dtype=bool)
         fits = [p.lowest_fit(i, offsets) if remaining[i] else 0 for i in range(p.n)]
         pinned_top = max((offset + sizes[i] for i, offset in fixed.items()), default=0)
         search.run(offsets, fits, 0, -1, remaining, pinned_top)
